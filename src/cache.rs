@@ -1,0 +1,172 @@
+//! Cache: DNS resolutions per host, kept as long as DNS says they hold.
+//!
+//! Owns the moka cache between the pipeline and the resolver. An entry lives for the answer's
+//! TTL clamped to `[min_ttl, max_ttl]`; a definitive negative answer (NXDOMAIN, no data) for its
+//! negative TTL clamped to `[0, negative_max_ttl]`; a failure (SERVFAIL, REFUSED, timeout,
+//! error) only for `failure_ttl`, so a retry soon asks again. Concurrent lookups of the same
+//! host share one resolution (moka's `entry().or_insert_with` runs one initialiser per key).
+//! The capacity bounds the number of hosts held. GeoIP lookups are not cached: they cost a
+//! fraction of a microsecond (see `bench/`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use moka::future::Cache;
+
+use crate::resolve::{DnsOutcome, DnsResolver, Resolution};
+
+/// Bounds of the DNS cache.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    /// Maximum number of hosts held; 0 disables the cache.
+    pub capacity: u64,
+    /// Shortest time a positive answer is kept, whatever its TTL.
+    pub min_ttl: Duration,
+    /// Longest time a positive answer is kept, whatever its TTL.
+    pub max_ttl: Duration,
+    /// Longest time an NXDOMAIN / no-data answer is kept.
+    pub negative_max_ttl: Duration,
+    /// How long a failed lookup (SERVFAIL, REFUSED, timeout) is kept.
+    pub failure_ttl: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            capacity: 100_000,
+            min_ttl: Duration::ZERO,
+            max_ttl: Duration::from_secs(3600),
+            negative_max_ttl: Duration::from_secs(60),
+            failure_ttl: Duration::from_secs(5),
+        }
+    }
+}
+
+impl CacheSettings {
+    /// How long `resolution` may be served from the cache.
+    pub fn lifetime(&self, resolution: &Resolution) -> Duration {
+        let ttl = Duration::from_secs(u64::from(resolution.ttl.unwrap_or(0)));
+        match resolution.outcome {
+            DnsOutcome::Ok => ttl.clamp(self.min_ttl, self.max_ttl.max(self.min_ttl)),
+            DnsOutcome::NxDomain | DnsOutcome::NoData => ttl.min(self.negative_max_ttl),
+            DnsOutcome::ServFail | DnsOutcome::Refused | DnsOutcome::Timeout | DnsOutcome::Error => {
+                self.failure_ttl
+            }
+        }
+    }
+}
+
+struct ResolutionExpiry {
+    settings: CacheSettings,
+}
+
+impl Expiry<String, Arc<Resolution>> for ResolutionExpiry {
+    fn expire_after_create(
+        &self,
+        _host: &String,
+        resolution: &Arc<Resolution>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        Some(self.settings.lifetime(resolution))
+    }
+}
+
+/// A resolution and whether it came from the cache.
+#[derive(Debug, Clone)]
+pub struct CachedResolution {
+    /// The resolution.
+    pub resolution: Arc<Resolution>,
+    /// True when it was answered from the cache rather than asked now.
+    pub from_cache: bool,
+}
+
+/// The resolver behind a TTL-honouring cache.
+#[derive(Clone)]
+pub struct DnsCache {
+    resolver: DnsResolver,
+    cache: Option<Cache<String, Arc<Resolution>>>,
+}
+
+impl DnsCache {
+    /// Puts `resolver` behind a cache bounded by `settings`.
+    pub fn new(resolver: DnsResolver, settings: CacheSettings) -> DnsCache {
+        let cache = (settings.capacity > 0).then(|| {
+            Cache::builder()
+                .max_capacity(settings.capacity)
+                .expire_after(ResolutionExpiry { settings })
+                .build()
+        });
+        DnsCache { resolver, cache }
+    }
+
+    /// The resolution of `host`, from the cache while it holds, else asked now. Concurrent
+    /// calls for the same host share one DNS lookup.
+    pub async fn resolve(&self, host: &str) -> CachedResolution {
+        let Some(cache) = &self.cache else {
+            return CachedResolution {
+                resolution: Arc::new(self.resolver.resolve(host).await),
+                from_cache: false,
+            };
+        };
+        let entry = cache
+            .entry_by_ref(host)
+            .or_insert_with(async { Arc::new(self.resolver.resolve(host).await) })
+            .await;
+        CachedResolution {
+            from_cache: !entry.is_fresh(),
+            resolution: entry.into_value(),
+        }
+    }
+
+    /// Number of hosts currently held (approximate, for metrics).
+    pub fn entry_count(&self) -> u64 {
+        self.cache.as_ref().map_or(0, Cache::entry_count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolution(outcome: DnsOutcome, ttl: Option<u32>) -> Resolution {
+        Resolution {
+            addresses: Vec::new(),
+            cname_chain: Vec::new(),
+            outcome,
+            ttl,
+            queries: Vec::new(),
+            received_at: Instant::now(),
+            resolved_at: std::time::SystemTime::now(),
+        }
+    }
+
+    #[test]
+    fn lifetimes_follow_ttl_within_bounds() {
+        let settings = CacheSettings {
+            capacity: 10,
+            min_ttl: Duration::from_secs(10),
+            max_ttl: Duration::from_secs(600),
+            negative_max_ttl: Duration::from_secs(30),
+            failure_ttl: Duration::from_secs(2),
+        };
+        let secs = |s| Duration::from_secs(s);
+        for (outcome, ttl, expected) in [
+            (DnsOutcome::Ok, Some(300), secs(300)),
+            (DnsOutcome::Ok, Some(1), secs(10)),
+            (DnsOutcome::Ok, Some(86_400), secs(600)),
+            (DnsOutcome::Ok, None, secs(10)),
+            (DnsOutcome::NxDomain, Some(3600), secs(30)),
+            (DnsOutcome::NoData, Some(5), secs(5)),
+            (DnsOutcome::NxDomain, None, secs(0)),
+            (DnsOutcome::ServFail, None, secs(2)),
+            (DnsOutcome::Timeout, None, secs(2)),
+        ] {
+            assert_eq!(
+                settings.lifetime(&resolution(outcome, ttl)),
+                expected,
+                "{outcome:?} {ttl:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! CLI: `hostloc lookup`, the analyst's front end.
+//!
+//! Owns reading reported URLs from arguments or stdin and printing each [`Report`] either as
+//! one JSON line (`--json`) or as a short aligned summary for a person (colour only on a
+//! terminal; `NO_COLOR` is honoured). Lookups run concurrently, bounded, and print in input
+//! order. No lookup logic lives here: every line goes through [`Pipeline::lookup`].
+
+use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
+use futures::{Stream, StreamExt};
+use tokio::io::AsyncBufReadExt;
+
+use crate::Pipeline;
+use crate::report::Report;
+use crate::verdict::Verdict;
+
+/// Where `hostloc lookup` reads its URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupInput {
+    /// The URLs given as arguments.
+    Arguments(Vec<String>),
+    /// One URL per line on stdin.
+    Stdin,
+}
+
+impl LookupInput {
+    /// Arguments, or stdin when there are none or the only one is `-`.
+    pub fn from_args(urls: Vec<String>) -> LookupInput {
+        if urls.is_empty() || urls == ["-"] {
+            LookupInput::Stdin
+        } else {
+            LookupInput::Arguments(urls)
+        }
+    }
+}
+
+/// Runs `hostloc lookup`: one result per input, in input order, written to `out`.
+///
+/// # Errors
+///
+/// An I/O error reading stdin or writing `out` (a closed pipe included; the caller decides
+/// what a broken pipe means).
+pub async fn run_lookup(
+    pipeline: &Pipeline,
+    input: LookupInput,
+    json: bool,
+    concurrency: usize,
+    out: &mut (dyn Write + Send),
+) -> std::io::Result<()> {
+    let lines: std::pin::Pin<Box<dyn Stream<Item = std::io::Result<String>> + Send>> = match input
+    {
+        LookupInput::Arguments(urls) => Box::pin(futures::stream::iter(urls.into_iter().map(Ok))),
+        LookupInput::Stdin => Box::pin(stdin_lines()),
+    };
+    let mut reports = lines
+        .map(|line| async move {
+            match line {
+                Ok(line) => Ok(pipeline.lookup(&line).await),
+                Err(error) => Err(error),
+            }
+        })
+        .buffered(concurrency.max(1));
+    let color = anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
+    while let Some(report) = reports.next().await {
+        let report = report?;
+        if json {
+            serde_json::to_writer(&mut *out, &report)?;
+            out.write_all(b"\n")?;
+        } else {
+            out.write_all(render_summary(&report, color).as_bytes())?;
+        }
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// Lines of stdin, split on `\n` with a trailing `\r` removed. Bytes that are not UTF-8 are
+/// replaced rather than failing the run, so every line still gets its result.
+fn stdin_lines() -> impl Stream<Item = std::io::Result<String>> + Send {
+    let reader = tokio::io::BufReader::new(tokio::io::stdin());
+    futures::stream::unfold(reader, |mut reader| async move {
+        let mut buffer = Vec::new();
+        match reader.read_until(b'\n', &mut buffer).await {
+            Ok(0) => None,
+            Ok(_) => {
+                if buffer.last() == Some(&b'\n') {
+                    buffer.pop();
+                }
+                if buffer.last() == Some(&b'\r') {
+                    buffer.pop();
+                }
+                Some((Ok(String::from_utf8_lossy(&buffer).into_owned()), reader))
+            }
+            Err(error) => Some((Err(error), reader)),
+        }
+    })
+}
+
+fn verdict_style(verdict: Verdict) -> Style {
+    let color = match verdict {
+        Verdict::Domestic | Verdict::PartlyDomestic => AnsiColor::Red,
+        Verdict::Foreign => AnsiColor::Yellow,
+        Verdict::BehindCdn => AnsiColor::Magenta,
+        Verdict::NotPublic => AnsiColor::Blue,
+        Verdict::Invalid | Verdict::Unresolved | Verdict::Unknown => AnsiColor::Cyan,
+    };
+    Style::new().bold().fg_color(Some(color.into()))
+}
+
+/// The human summary of one report: a few aligned lines and a blank line after.
+pub fn render_summary(report: &Report, color: bool) -> String {
+    let paint = |style: Style, text: &str| {
+        if color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
+    };
+    let label = |name: &str| paint(Style::new().dimmed(), &format!("{name:<9}"));
+    let mut text = String::new();
+    text.push_str(&paint(Style::new().bold(), &report.input));
+    text.push('\n');
+    text.push_str(&format!(
+        "  {}{}  {}\n",
+        label("verdict"),
+        paint(verdict_style(report.verdict), report.verdict.as_str()),
+        paint(
+            Style::new().dimmed(),
+            &format!("({})", report.verdict.action())
+        )
+    ));
+    text.push_str(&format!("  {}{}\n", label("reason"), report.reason));
+    if let (Some(host), Some(kind)) = (&report.host, &report.host_kind) {
+        let registrable = report
+            .registrable_domain
+            .as_ref()
+            .filter(|domain| *domain != host)
+            .map(|domain| format!(", registrable domain {domain}"))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "  {}{host}  ({kind}{registrable})\n",
+            label("host")
+        ));
+    }
+    if let Some(dns) = &report.dns {
+        let mut line = dns.outcome.as_str().to_owned();
+        if let Some(ttl) = dns.ttl {
+            line.push_str(&format!(", ttl {ttl}s"));
+        }
+        if dns.from_cache {
+            line.push_str(", cached");
+        }
+        if !dns.cname_chain.is_empty() {
+            line.push_str(&format!(", cname → {}", dns.cname_chain.join(" → ")));
+        }
+        text.push_str(&format!("  {}{line}\n", label("dns")));
+    }
+    let ip_width = report
+        .addresses
+        .iter()
+        .map(|a| a.ip.to_string().len())
+        .max()
+        .unwrap_or(0);
+    for address in &report.addresses {
+        let mut columns = vec![format!("{:<ip_width$}", address.ip.to_string())];
+        if let Some(purpose) = &address.special_purpose {
+            columns.push(format!("not public: {purpose}"));
+        } else {
+            columns.push(address.country.clone().unwrap_or_else(|| "??".to_owned()));
+            columns.push(
+                address
+                    .asn
+                    .map(|asn| format!("AS{asn:<6}"))
+                    .unwrap_or_else(|| "AS?    ".to_owned()),
+            );
+            if let Some(org) = &address.as_org {
+                columns.push(org.clone());
+            }
+            if let Some(network) = &address.network {
+                columns.push(paint(Style::new().dimmed(), network));
+            }
+            if let Some(cdn) = &address.cdn {
+                columns.push(paint(
+                    verdict_style(Verdict::BehindCdn),
+                    &format!("[CDN: {cdn}]"),
+                ));
+            }
+        }
+        text.push_str(&format!("  {}{}\n", label("address"), columns.join("  ")));
+    }
+    for warning in &report.warnings {
+        text.push_str(&format!(
+            "  {}{warning}\n",
+            paint(Style::new().fg_color(Some(AnsiColor::Yellow.into())), &format!("{:<9}", "warning"))
+        ));
+    }
+    text.push('\n');
+    text
+}

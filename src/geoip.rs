@@ -1,0 +1,619 @@
+//! GeoIP: the country and ASN databases, and what they say about one address.
+//!
+//! Owns loading `.mmdb` files **into memory** (`Reader::from_source`; the crate's mmap reader is
+//! unsound when a file is rewritten under it, which is exactly what `geoipupdate` does), telling
+//! which roles a file can serve from its metadata and records, and decoding a record of any
+//! supported layout into [`IpFacts`]:
+//!
+//! | layout | country fields | ASN fields |
+//! |---|---|---|
+//! | MaxMind GeoIP2/GeoLite2 Country, City, Enterprise; DB-IP (GeoIP2 layout) | `country.iso_code`, `registered_country.iso_code`, `traits.is_anycast` | Enterprise: `traits.autonomous_system_number`, `traits.autonomous_system_organization` |
+//! | GeoLite2-ASN, GeoIP2-ISP | — | `autonomous_system_number`, `autonomous_system_organization` (ISP: also `isp`, `organization`) |
+//! | IPinfo Lite | `country_code` (`country` is a name) | `asn` as `"AS123"`, `as_name` |
+//! | ip-location-db (the bundled country file) | `country_code` | — |
+//!
+//! A missing record or field is `None` ("unknown"), never an error and never a default.
+//! This module does no network I/O and knows nothing about verdicts.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use maxminddb::{Reader, WithinOptions};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+/// What one database file is used for in a lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DatabaseRole {
+    /// Geolocation: `country` and `registered_country`.
+    Country,
+    /// Routing: `asn` and `as_org`.
+    Asn,
+}
+
+impl fmt::Display for DatabaseRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DatabaseRole::Country => "country",
+            DatabaseRole::Asn => "asn",
+        })
+    }
+}
+
+/// Evidence about one database: which file, what it is, when it was built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct DatabaseInfo {
+    /// `country` or `asn`.
+    pub role: DatabaseRole,
+    /// The `database_type` from the file's metadata, e.g. `GeoLite2-Country`.
+    #[serde(rename = "type")]
+    pub database_type: String,
+    /// Build time from the metadata, RFC 3339 UTC.
+    pub built: Option<String>,
+    /// The file name (not the directory: operators' paths stay private).
+    pub file: String,
+    /// SHA-256 of the file as loaded, so a result can be tied to the exact data.
+    pub sha256: String,
+}
+
+/// Why a database could not be used. Names the file, so the operator knows what to fix.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum GeoDbError {
+    /// The file could not be read.
+    #[error("cannot read the {role} database {path}: {source}")]
+    Read {
+        /// Role it was meant for.
+        role: DatabaseRole,
+        /// The path as given.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// The file is not a valid MaxMind DB.
+    #[error("the {role} database {path} is not a valid MaxMind DB file: {source}")]
+    Invalid {
+        /// Role it was meant for.
+        role: DatabaseRole,
+        /// The path as given.
+        path: PathBuf,
+        /// What the reader found wrong.
+        #[source]
+        source: Arc<maxminddb::MaxMindDbError>,
+    },
+    /// The file is valid but carries no data for its role (e.g. an ASN file given as the
+    /// country database).
+    #[error(
+        "the {role} database {path} ({database_type}) has no {role} data; \
+         is it the right file for --{role}-db?"
+    )]
+    WrongRole {
+        /// Role it was meant for.
+        role: DatabaseRole,
+        /// The path as given.
+        path: PathBuf,
+        /// The file's `database_type`.
+        database_type: String,
+    },
+}
+
+impl GeoDbError {
+    /// A stable short name for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GeoDbError::Read { .. } => "read",
+            GeoDbError::Invalid { .. } => "invalid",
+            GeoDbError::WrongRole { .. } => "wrong_role",
+        }
+    }
+}
+
+/// Which kinds of data a database was found to hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Has country codes.
+    pub country: bool,
+    /// Has AS numbers.
+    pub asn: bool,
+}
+
+/// One database file held in memory.
+pub struct Database {
+    reader: Reader<Vec<u8>>,
+    info_type: String,
+    built: Option<SystemTime>,
+    file: String,
+    sha256: String,
+    capabilities: Capabilities,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Database")
+            .field("type", &self.info_type)
+            .field("file", &self.file)
+            .field("capabilities", &self.capabilities)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Reads a whole `.mmdb` file into memory and checks it can serve `role`.
+    ///
+    /// # Errors
+    ///
+    /// [`GeoDbError`] when the file cannot be read, is not a MaxMind DB, or has no data for
+    /// `role`.
+    pub fn open(path: &Path, role: DatabaseRole) -> Result<Database, GeoDbError> {
+        let bytes = std::fs::read(path).map_err(|source| GeoDbError::Read {
+            role,
+            path: path.to_owned(),
+            source: Arc::new(source),
+        })?;
+        let file = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let database = Database::from_bytes(bytes, file).map_err(|source| GeoDbError::Invalid {
+            role,
+            path: path.to_owned(),
+            source: Arc::new(source),
+        })?;
+        let serves = match role {
+            DatabaseRole::Country => database.capabilities.country,
+            DatabaseRole::Asn => database.capabilities.asn,
+        };
+        if !serves {
+            return Err(GeoDbError::WrongRole {
+                role,
+                path: path.to_owned(),
+                database_type: database.info_type.clone(),
+            });
+        }
+        Ok(database)
+    }
+
+    /// Builds a database from bytes already in memory; `file` names it in the evidence.
+    ///
+    /// # Errors
+    ///
+    /// The reader's error when the bytes are not a valid MaxMind DB.
+    pub fn from_bytes(bytes: Vec<u8>, file: String) -> Result<Database, maxminddb::MaxMindDbError> {
+        let sha256 = sha256_hex(&bytes);
+        let reader = Reader::from_source(bytes)?;
+        let metadata = reader.metadata();
+        let info_type = metadata.database_type.clone();
+        let built = metadata.build_time().ok();
+        let capabilities = detect_capabilities(&reader);
+        Ok(Database {
+            reader,
+            info_type,
+            built,
+            file,
+            sha256,
+            capabilities,
+        })
+    }
+
+    /// What the database holds.
+    pub fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    /// The metadata's build time.
+    pub fn built(&self) -> Option<SystemTime> {
+        self.built
+    }
+
+    /// Evidence for the result's `databases` list.
+    pub fn info(&self, role: DatabaseRole) -> DatabaseInfo {
+        DatabaseInfo {
+            role,
+            database_type: self.info_type.clone(),
+            built: self.built.map(crate::report::rfc3339),
+            file: self.file.clone(),
+            sha256: self.sha256.clone(),
+        }
+    }
+
+    /// The record for `ip` and the network it was found in. `Ok(None)` when the database has
+    /// no data for the address.
+    fn record(&self, ip: IpAddr) -> Result<Option<(RawRecord, String)>, maxminddb::MaxMindDbError> {
+        let found = self.reader.lookup(ip)?;
+        if !found.has_data() {
+            return Ok(None);
+        }
+        let network = found.network()?.to_string();
+        Ok(found.decode::<RawRecord>()?.map(|record| (record, network)))
+    }
+}
+
+/// Looks at the metadata type and a sample of records to learn whether a file carries country
+/// data, ASN data, or both. Records decide; the type name only fills in for an empty file.
+fn detect_capabilities(reader: &Reader<Vec<u8>>) -> Capabilities {
+    let mut capabilities = Capabilities::default();
+    if let Ok(networks) = reader.networks(WithinOptions::default()) {
+        for item in networks.take(4096) {
+            let Ok(item) = item else { continue };
+            if let Ok(Some(record)) = item.decode::<RawRecord>() {
+                let facts = record.facts();
+                capabilities.country |= facts.country.is_some() || facts.registered_country.is_some();
+                capabilities.asn |= facts.asn.is_some();
+            }
+            if capabilities.country && capabilities.asn {
+                break;
+            }
+        }
+    }
+    if !capabilities.country && !capabilities.asn {
+        let kind = reader.metadata().database_type.to_ascii_lowercase();
+        capabilities.country = ["country", "city", "enterprise", "location"]
+            .iter()
+            .any(|word| kind.contains(word));
+        capabilities.asn = ["asn", "isp"].iter().any(|word| kind.contains(word));
+    }
+    capabilities
+}
+
+/// What the databases say about one address. Every field is `None` when unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpFacts {
+    /// ISO 3166-1 alpha-2 of where the address is located.
+    pub country: Option<String>,
+    /// ISO 3166-1 alpha-2 of where the block is registered.
+    pub registered_country: Option<String>,
+    /// Autonomous system number.
+    pub asn: Option<u32>,
+    /// Autonomous system organisation.
+    pub as_org: Option<String>,
+    /// The country database's network that matched, CIDR.
+    pub network: Option<String>,
+    /// The ASN database's network that matched, CIDR.
+    pub as_network: Option<String>,
+    /// `traits.is_anycast` (MaxMind): the address is announced from many places.
+    pub is_anycast: bool,
+    /// Lookup problems worth telling the analyst (a damaged record, say).
+    pub warnings: Vec<String>,
+}
+
+/// The country and ASN databases used together. One file may serve both roles.
+#[derive(Debug, Clone)]
+pub struct GeoDb {
+    country: Arc<Database>,
+    asn: Arc<Database>,
+}
+
+impl GeoDb {
+    /// Opens both databases; when both paths are the same file it is read once.
+    ///
+    /// # Errors
+    ///
+    /// [`GeoDbError`] naming the file that could not be used.
+    pub fn open(country_path: &Path, asn_path: &Path) -> Result<GeoDb, GeoDbError> {
+        let country = Arc::new(Database::open(country_path, DatabaseRole::Country)?);
+        let same_file = match (country_path.canonicalize(), asn_path.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => country_path == asn_path,
+        };
+        let asn = if same_file {
+            if !country.capabilities.asn {
+                return Err(GeoDbError::WrongRole {
+                    role: DatabaseRole::Asn,
+                    path: asn_path.to_owned(),
+                    database_type: country.info_type.clone(),
+                });
+            }
+            Arc::clone(&country)
+        } else {
+            Arc::new(Database::open(asn_path, DatabaseRole::Asn)?)
+        };
+        Ok(GeoDb { country, asn })
+    }
+
+    /// Builds a set from databases already opened (tests, benchmarks, reloads).
+    pub fn from_databases(country: Arc<Database>, asn: Arc<Database>) -> GeoDb {
+        GeoDb { country, asn }
+    }
+
+    /// Evidence for the result: one entry per role.
+    pub fn infos(&self) -> Vec<DatabaseInfo> {
+        vec![
+            self.country.info(DatabaseRole::Country),
+            self.asn.info(DatabaseRole::Asn),
+        ]
+    }
+
+    /// The oldest build time of the two databases.
+    pub fn oldest_build(&self) -> Option<SystemTime> {
+        match (self.country.built, self.asn.built) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Both databases, for metrics.
+    pub fn databases(&self) -> [(DatabaseRole, &Database); 2] {
+        [
+            (DatabaseRole::Country, &self.country),
+            (DatabaseRole::Asn, &self.asn),
+        ]
+    }
+
+    /// What the databases say about `ip`. IPv4-mapped IPv6 is looked up as IPv4 (callers pass
+    /// the address through [`located_address`] first).
+    pub fn locate(&self, ip: IpAddr) -> IpFacts {
+        let mut facts = IpFacts::default();
+        match self.country.record(ip) {
+            Ok(Some((record, network))) => {
+                let found = record.facts();
+                facts.country = found.country;
+                facts.registered_country = found.registered_country;
+                facts.is_anycast = found.is_anycast;
+                facts.network = Some(network.clone());
+                if found.asn.is_some() {
+                    facts.asn = found.asn;
+                    facts.as_org = found.as_org;
+                    facts.as_network = Some(network);
+                }
+            }
+            Ok(None) => {}
+            Err(error) => facts.warnings.push(format!(
+                "the country database could not decode its record for {ip}: {error}"
+            )),
+        }
+        if Arc::ptr_eq(&self.country, &self.asn) {
+            return facts;
+        }
+        match self.asn.record(ip) {
+            Ok(Some((record, network))) => {
+                let found = record.facts();
+                // The ASN database is authoritative for routing; the country file's copy (an
+                // Enterprise or IPinfo file) only fills in when the ASN file has nothing.
+                if found.asn.is_some() {
+                    facts.asn = found.asn;
+                    facts.as_org = found.as_org.or(facts.as_org.take());
+                    facts.as_network = Some(network);
+                }
+                facts.is_anycast |= found.is_anycast;
+            }
+            Ok(None) => {}
+            Err(error) => facts.warnings.push(format!(
+                "the ASN database could not decode its record for {ip}: {error}"
+            )),
+        }
+        facts
+    }
+}
+
+/// The address to look up in the databases: IPv4-mapped (`::ffff:a.b.c.d`) and NAT64
+/// well-known-prefix (`64:ff9b::a.b.c.d`) IPv6 addresses carry an IPv4 address, and that is
+/// the one that is routed and located.
+pub fn located_address(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return IpAddr::V4(v4);
+            }
+            let segments = v6.segments();
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                let [.., a, b, c, d] = v6.octets();
+                return IpAddr::V4(Ipv4Addr::new(a, b, c, d));
+            }
+            IpAddr::V6(v6)
+        }
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// A record of any supported layout, decoded leniently: fields of an unexpected type are
+/// skipped instead of failing the whole record.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawRecord {
+    country: Lenient<CountryField>,
+    registered_country: Lenient<CountryField>,
+    traits: Lenient<Traits>,
+    country_code: Lenient<String>,
+    autonomous_system_number: Lenient<AsnField>,
+    autonomous_system_organization: Lenient<String>,
+    asn: Lenient<AsnField>,
+    as_name: Lenient<String>,
+    isp: Lenient<String>,
+    organization: Lenient<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Traits {
+    is_anycast: Lenient<bool>,
+    autonomous_system_number: Lenient<AsnField>,
+    autonomous_system_organization: Lenient<String>,
+    isp: Lenient<String>,
+    organization: Lenient<String>,
+}
+
+impl RawRecord {
+    fn facts(self) -> IpFacts {
+        let traits = self.traits.0.unwrap_or_default();
+        let country = self
+            .country
+            .0
+            .and_then(|c| c.iso_code)
+            .or(self.country_code.0)
+            .and_then(normalise_country);
+        let registered_country = self
+            .registered_country
+            .0
+            .and_then(|c| c.iso_code)
+            .and_then(normalise_country);
+        let asn = self
+            .autonomous_system_number
+            .0
+            .or(self.asn.0)
+            .or(traits.autonomous_system_number.0)
+            .and_then(|field| field.0);
+        let as_org = self
+            .autonomous_system_organization
+            .0
+            .or(self.as_name.0)
+            .or(traits.autonomous_system_organization.0)
+            .or(self.organization.0)
+            .or(self.isp.0)
+            .or(traits.organization.0)
+            .or(traits.isp.0)
+            .filter(|org| !org.trim().is_empty());
+        IpFacts {
+            country,
+            registered_country,
+            asn,
+            as_org: if asn.is_some() { as_org } else { None },
+            is_anycast: traits.is_anycast.0.unwrap_or(false),
+            ..IpFacts::default()
+        }
+    }
+}
+
+/// Upper-case two-letter codes only; anything else (empty, `"--"`, `"ZZ"` for unknown) is
+/// unknown rather than a made-up country.
+fn normalise_country(code: String) -> Option<String> {
+    let code = code.trim().to_ascii_uppercase();
+    let valid = code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) && code != "ZZ";
+    valid.then_some(code)
+}
+
+/// A field that decodes to `None` instead of failing when its type is not the expected one.
+#[derive(Debug)]
+struct Lenient<T>(Option<T>);
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Lenient(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Buffer the value so that a type mismatch can be dropped without poisoning the rest of
+        // the record.
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Ok(Lenient(T::deserialize(value).ok()))
+    }
+}
+
+/// `country` is a map with `iso_code` (GeoIP2 layout) or a country name string (IPinfo Lite).
+#[derive(Debug, Default)]
+struct CountryField {
+    iso_code: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for CountryField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CountryVisitor;
+        impl<'de> Visitor<'de> for CountryVisitor {
+            type Value = CountryField;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a country map or a country name")
+            }
+            fn visit_str<E: de::Error>(self, _name: &str) -> Result<CountryField, E> {
+                Ok(CountryField::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CountryField, A::Error> {
+                let mut field = CountryField::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "iso_code" {
+                        field.iso_code = map.next_value::<Option<String>>()?;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(field)
+            }
+        }
+        deserializer.deserialize_any(CountryVisitor)
+    }
+}
+
+/// An AS number written as a number or as `"AS123"` / `"123"`.
+#[derive(Debug)]
+struct AsnField(Option<u32>);
+
+impl<'de> Deserialize<'de> for AsnField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AsnVisitor;
+        impl Visitor<'_> for AsnVisitor {
+            type Value = AsnField;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an AS number")
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<AsnField, E> {
+                Ok(AsnField(u32::try_from(value).ok().filter(|&n| n != 0)))
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<AsnField, E> {
+                Ok(AsnField(u32::try_from(value).ok().filter(|&n| n != 0)))
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<AsnField, E> {
+                let digits = value
+                    .trim()
+                    .trim_start_matches("AS")
+                    .trim_start_matches("as");
+                Ok(AsnField(digits.parse().ok().filter(|&n: &u32| n != 0)))
+            }
+        }
+        deserializer.deserialize_any(AsnVisitor)
+    }
+}
+
+/// Hex SHA-256 of `bytes`.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Seconds since the epoch, for metrics.
+pub fn unix_seconds(time: SystemTime) -> f64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapped_and_nat64_addresses_are_located_as_ipv4() {
+        for (given, located) in [
+            ("::ffff:95.211.0.1", "95.211.0.1"),
+            ("64:ff9b::95.211.0.1", "95.211.0.1"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("95.211.0.1", "95.211.0.1"),
+        ] {
+            let given: IpAddr = given.parse().unwrap();
+            assert_eq!(located_address(given).to_string(), located);
+        }
+    }
+
+    #[test]
+    fn country_codes_are_normalised_or_unknown() {
+        for (code, expected) in [
+            ("nl", Some("NL")),
+            (" NL ", Some("NL")),
+            ("ZZ", None),
+            ("--", None),
+            ("", None),
+            ("NLD", None),
+        ] {
+            assert_eq!(
+                normalise_country(code.to_owned()).as_deref(),
+                expected,
+                "{code:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! hostloc: where is a reported URL hosted, and is it in the hotline's jurisdiction?
+//!
+//! # Codemap
+//!
+//! One pipeline, thin front ends. A lookup flows through:
+//!
+//! - [`intake`]: reported text → [`intake::Target`] (refang, clean, WHATWG URL parse). No I/O.
+//! - [`cache`] → [`resolve`]: host → [`resolve::Resolution`] (A/AAAA, CNAME chain, TTL, outcome).
+//! - [`geoip`]: address → [`geoip::IpFacts`] from in-memory `.mmdb` files;
+//!   [`special_purpose`] says which addresses are not public; [`networks`] which belong to a
+//!   CDN / reverse proxy.
+//! - [`verdict`]: addresses → verdict + reason. Pure.
+//! - [`pipeline`]: runs the above in order and owns the reloadable data set;
+//!   [`pipeline::Pipeline::lookup`] is the one function every front end calls.
+//! - [`report`]: the result object and its wire format.
+//!
+//! Front ends: [`cli`] (`hostloc lookup`), [`http`] (`hostloc serve`), [`batch`]
+//! (`hostloc batch`). [`config`] parses flags and environment; [`asn_import`] builds the
+//! bundled ASN database. See `ARCHITECTURE.md` for the invariants.
+
+pub mod asn_import;
+pub mod batch;
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod geoip;
+pub mod http;
+pub mod intake;
+pub mod networks;
+pub mod pipeline;
+pub mod report;
+pub mod resolve;
+pub mod special_purpose;
+pub mod telemetry;
+pub mod verdict;
+
+pub use pipeline::Pipeline;
+pub use report::Report;
+pub use verdict::Verdict;

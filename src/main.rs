@@ -1,0 +1,131 @@
+//! The `hostloc` binary: parse the configuration, set up logging, run one command.
+//!
+//! No lookup logic lives here. Errors from the library arrive typed and are printed once, as
+//! one line naming what to fix, with the exit status of SPEC.md: 0 when every input got a
+//! result, 1 when hostloc itself could not work, 2 for usage errors (clap's own).
+
+use std::io::{ErrorKind, Write};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use clap::Parser;
+
+use hostloc::config::{Cli, Command, DataCommand};
+use hostloc::{asn_import, batch, cli, http, telemetry};
+
+fn main() -> ExitCode {
+    let args = Cli::parse();
+    telemetry::init_logging(args.common.log_format, std::io::stderr);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("hostloc: error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(code) => code,
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hostloc: error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(args: Cli) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::Lookup(lookup) => {
+            let pipeline = args.common.pipeline()?;
+            let mut stdout = std::io::stdout();
+            cli::run_lookup(
+                &pipeline,
+                cli::LookupInput::from_args(lookup.urls),
+                lookup.json,
+                usize::try_from(lookup.concurrency).unwrap_or(64),
+                &mut stdout,
+            )
+            .await
+            .context("cannot write the results")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve(serve) => {
+            let pipeline = args.common.pipeline()?;
+            http::serve(pipeline, &serve).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Batch(batch_args) => {
+            let pipeline = args.common.pipeline()?;
+            let outcome = batch::run(&pipeline, &batch_args).await?;
+            Ok(if outcome.complete {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Data(DataCommand::ImportAsn(import)) => {
+            let built = match &import.built {
+                Some(text) => {
+                    let time = time::OffsetDateTime::parse(
+                        text,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .with_context(|| format!("--built {text:?} is not an RFC 3339 time"))?;
+                    SystemTime::from(time)
+                }
+                None => SystemTime::now(),
+            };
+            let summary =
+                asn_import::import_asn(&import.inputs, &import.output, built, &import.source)?;
+            eprintln!(
+                "wrote {} ({} ranges; skipped {} unrouted and {} in 6to4/Teredo space; {} bytes)",
+                import.output.display(),
+                summary.ranges,
+                summary.skipped,
+                summary.aliased,
+                summary.bytes
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Data(DataCommand::Info) => {
+            let paths = args.common.data_paths();
+            let pipeline = args.common.pipeline()?;
+            let data = pipeline.data();
+            let mut stdout = std::io::stdout().lock();
+            for info in data.geo.infos() {
+                writeln!(
+                    stdout,
+                    "{:<8} {:<28} built {:<22} sha256 {}  {}",
+                    info.role.to_string(),
+                    info.database_type,
+                    info.built.as_deref().unwrap_or("unknown"),
+                    info.sha256,
+                    match info.role {
+                        hostloc::geoip::DatabaseRole::Country => paths.country_db.display(),
+                        hostloc::geoip::DatabaseRole::Asn => paths.asn_db.display(),
+                    }
+                )?;
+            }
+            writeln!(
+                stdout,
+                "networks {} rows, {} providers  {}",
+                data.networks.len(),
+                data.networks.provider_count(),
+                paths.networks.display()
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == ErrorKind::BrokenPipe)
+    })
+}

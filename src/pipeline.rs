@@ -1,0 +1,367 @@
+//! Pipeline: the one lookup every front end calls.
+//!
+//! Owns the order of a lookup (intake → cache/resolve → locate → CDN tagging → judge → Report)
+//! and the reloadable data set (GeoIP databases plus the networks file) behind an `ArcSwap`, so
+//! that a reload swaps all of it at once while lookups in flight finish on the set they started
+//! with. Front ends (cli.rs, http/, batch.rs) only format what [`Pipeline::lookup`] returns.
+//!
+//! A lookup never fails: every input yields exactly one [`Report`], and problems become the
+//! verdict `invalid` or `unresolved` with a reason, or a warning.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+
+use crate::cache::DnsCache;
+use crate::geoip::{self, GeoDb, GeoDbError};
+use crate::intake::{self, Host};
+use crate::networks::{CdnMatch, CdnNetworks, NetworksError};
+use crate::report::{AddressReport, DnsReport, Report, rfc3339};
+use crate::resolve::Resolution;
+use crate::special_purpose::non_public_purpose;
+use crate::verdict::{self, Jurisdiction, Judgement};
+
+/// Where the data set is read from; kept so that a reload reads the same files again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataPaths {
+    /// The country database.
+    pub country_db: PathBuf,
+    /// The ASN database (may be the same file).
+    pub asn_db: PathBuf,
+    /// The CDN / reverse-proxy networks file.
+    pub networks: PathBuf,
+}
+
+/// Why the data set could not be loaded.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataError {
+    /// A GeoIP database.
+    #[error(transparent)]
+    Geo(#[from] GeoDbError),
+    /// The networks file.
+    #[error(transparent)]
+    Networks(#[from] NetworksError),
+}
+
+impl DataError {
+    /// A stable short name for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DataError::Geo(error) => error.kind(),
+            DataError::Networks(_) => "networks",
+        }
+    }
+}
+
+/// The databases and the networks file, loaded together and swapped together.
+#[derive(Debug)]
+pub struct DataSet {
+    /// Country and ASN databases.
+    pub geo: GeoDb,
+    /// CDN / reverse-proxy providers.
+    pub networks: CdnNetworks,
+    /// When this set was loaded.
+    pub loaded_at: SystemTime,
+}
+
+impl DataSet {
+    /// Reads every file of `paths`.
+    ///
+    /// # Errors
+    ///
+    /// [`DataError`] naming the file that could not be used.
+    pub fn load(paths: &DataPaths) -> Result<DataSet, DataError> {
+        Ok(DataSet {
+            geo: GeoDb::open(&paths.country_db, &paths.asn_db)?,
+            networks: CdnNetworks::load(&paths.networks)?,
+            loaded_at: SystemTime::now(),
+        })
+    }
+
+    /// Age of the oldest database by its build time.
+    pub fn age(&self) -> Option<Duration> {
+        self.geo
+            .oldest_build()
+            .and_then(|built| SystemTime::now().duration_since(built).ok())
+    }
+}
+
+/// Settings of the pipeline that are not data.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineSettings {
+    /// The jurisdiction verdicts are decided for.
+    pub jurisdiction: Jurisdiction,
+    /// Data older than this adds a warning to every result (and fails `/readyz`).
+    pub max_data_age: Option<Duration>,
+    /// Whether logs may contain reported URLs and hosts.
+    pub log_urls: bool,
+}
+
+/// The lookup pipeline. Cheap to clone; clones share the data set and the cache.
+#[derive(Clone)]
+pub struct Pipeline {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    data: ArcSwap<DataSet>,
+    paths: Option<DataPaths>,
+    dns: DnsCache,
+    settings: PipelineSettings,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("paths", &self.inner.paths)
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline over an already loaded data set. `paths` (when known) are re-read by
+    /// [`Pipeline::reload`].
+    pub fn new(
+        data: DataSet,
+        paths: Option<DataPaths>,
+        dns: DnsCache,
+        settings: PipelineSettings,
+    ) -> Pipeline {
+        Pipeline {
+            inner: Arc::new(Inner {
+                data: ArcSwap::from_pointee(data),
+                paths,
+                dns,
+                settings,
+            }),
+        }
+    }
+
+    /// The data set lookups are using now.
+    pub fn data(&self) -> Arc<DataSet> {
+        self.inner.data.load_full()
+    }
+
+    /// The pipeline's settings.
+    pub fn settings(&self) -> &PipelineSettings {
+        &self.inner.settings
+    }
+
+    /// The DNS cache (for metrics).
+    pub fn dns_cache(&self) -> &DnsCache {
+        &self.inner.dns
+    }
+
+    /// Re-reads the data files and swaps them in at once. On failure the current set stays.
+    ///
+    /// # Errors
+    ///
+    /// [`DataError`] naming the file that could not be used; nothing is changed then.
+    pub fn reload(&self) -> Result<Arc<DataSet>, DataError> {
+        let Some(paths) = &self.inner.paths else {
+            return Ok(self.data());
+        };
+        let fresh = Arc::new(DataSet::load(paths)?);
+        self.inner.data.store(Arc::clone(&fresh));
+        Ok(fresh)
+    }
+
+    /// Answers one report: where is it hosted, and what should the hotline do.
+    pub async fn lookup(&self, raw: &str) -> Report {
+        let looked_up_at = rfc3339(SystemTime::now());
+        let data = self.data();
+        let jurisdiction = &self.inner.settings.jurisdiction;
+        let mut report = Report {
+            input: raw.to_owned(),
+            url: None,
+            host: None,
+            host_kind: None,
+            registrable_domain: None,
+            verdict: verdict::Verdict::Invalid,
+            referral: false,
+            jurisdiction: jurisdiction.code().to_owned(),
+            reason: String::new(),
+            countries: Vec::new(),
+            cdn_providers: Vec::new(),
+            addresses: Vec::new(),
+            dns: None,
+            looked_up_at,
+            databases: data.geo.infos(),
+            warnings: self.data_warnings(&data),
+        };
+        let target = match intake::parse_report(raw) {
+            Ok(target) => target,
+            Err(error) => {
+                tracing::debug!(problem = error.kind(), "report has no usable host");
+                return finish(report, verdict::invalid(&error.to_string()));
+            }
+        };
+        report.url = Some(target.url.clone());
+        report.host = Some(target.host.to_display_string());
+        report.host_kind = Some(target.host.kind().to_owned());
+        report.registrable_domain = target.host.registrable_domain();
+        if self.inner.settings.log_urls {
+            tracing::info!(url = %target.url, "looking up report");
+        }
+        let judgement = match &target.host {
+            Host::Domain(name) => {
+                if let Some(network) = target.host.hidden_service_network() {
+                    verdict::hidden_service(name, network)
+                } else {
+                    let cached = self.inner.dns.resolve(name).await;
+                    let resolution: &Resolution = &cached.resolution;
+                    report.dns = Some(DnsReport {
+                        cname_chain: resolution.cname_chain.clone(),
+                        outcome: resolution.outcome,
+                        ttl: resolution.ttl,
+                        queries: resolution.queries.clone(),
+                        resolved_at: rfc3339(resolution.resolved_at),
+                        from_cache: cached.from_cache,
+                    });
+                    metrics::counter!("hostloc_dns_outcomes_total",
+                        "outcome" => resolution.outcome.as_str())
+                    .increment(u64::from(!cached.from_cache));
+                    note_partial_failure(&mut report, resolution);
+                    if resolution.addresses.is_empty() {
+                        verdict::unresolved(name, resolution.outcome)
+                    } else {
+                        let chain_cdn = std::iter::once(name.as_str())
+                            .chain(resolution.cname_chain.iter().map(String::as_str))
+                            .find_map(|link| data.networks.provider_for_name(link))
+                            .map(str::to_owned);
+                        for &ip in &resolution.addresses {
+                            let (address, warnings) =
+                                locate_address(&data, ip, chain_cdn.as_deref());
+                            report.addresses.push(address);
+                            report.warnings.extend(warnings);
+                        }
+                        verdict::judge_addresses(jurisdiction, &report.addresses)
+                    }
+                }
+            }
+            Host::Ipv4(_) | Host::Ipv6(_) => {
+                let ip = target.host.ip().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+                let (address, warnings) = locate_address(&data, ip, None);
+                report.addresses.push(address);
+                report.warnings.extend(warnings);
+                verdict::judge_addresses(jurisdiction, &report.addresses)
+            }
+        };
+        finish(report, judgement)
+    }
+
+    /// What the databases and the networks file say about one address (`GET /v1/ip/{ip}`).
+    pub fn locate_ip(&self, ip: IpAddr) -> AddressReport {
+        locate_address(&self.data(), ip, None).0
+    }
+
+    fn data_warnings(&self, data: &DataSet) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let (Some(limit), Some(age)) = (self.inner.settings.max_data_age, data.age())
+            && age > limit
+        {
+            warnings.push(format!(
+                "the GeoIP data is {} days old, older than the configured maximum of {} days; \
+                 locations may have changed",
+                age.as_secs() / 86_400,
+                limit.as_secs() / 86_400
+            ));
+        }
+        warnings
+    }
+}
+
+/// Fills the verdict fields and the summaries that derive from the addresses.
+fn finish(mut report: Report, judgement: Judgement) -> Report {
+    report.verdict = judgement.verdict;
+    report.referral = judgement.verdict.is_referral();
+    report.reason = judgement.reason;
+    report.countries = report
+        .addresses
+        .iter()
+        .filter(|a| a.public)
+        .filter_map(|a| a.country.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    report.cdn_providers = report
+        .addresses
+        .iter()
+        .filter_map(|a| a.cdn.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    metrics::counter!("hostloc_verdicts_total", "verdict" => report.verdict.as_str()).increment(1);
+    report
+}
+
+/// When one of A/AAAA failed but the other gave addresses, the verdict stands on what was found,
+/// and the analyst is told what is missing.
+fn note_partial_failure(report: &mut Report, resolution: &Resolution) {
+    if resolution.addresses.is_empty() {
+        return;
+    }
+    for query in &resolution.queries {
+        if !query.outcome.is_definitive() {
+            report.warnings.push(format!(
+                "the {} query failed ({}); addresses of that type may be missing",
+                query.record_type,
+                query.outcome.as_str()
+            ));
+        }
+    }
+}
+
+/// Locates one address and tags it public / CDN; also returns the databases' warnings.
+fn locate_address(
+    data: &DataSet,
+    ip: IpAddr,
+    chain_cdn: Option<&str>,
+) -> (AddressReport, Vec<String>) {
+    let located = geoip::located_address(ip);
+    let purpose = non_public_purpose(located);
+    let mut address = AddressReport {
+        ip,
+        public: purpose.is_none(),
+        special_purpose: purpose.map(str::to_owned),
+        located_as: (located != ip).then(|| located.to_string()),
+        ..AddressReport::unknown(ip)
+    };
+    if purpose.is_some() {
+        // Special-purpose space has no hosting location; whatever a database says about it is
+        // noise (some databases label private ranges with a country).
+        return (address, Vec::new());
+    }
+    let facts = data.geo.locate(located);
+    address.country = facts.country;
+    address.registered_country = facts.registered_country;
+    address.asn = facts.asn;
+    address.as_org = facts.as_org;
+    address.network = facts.network;
+    address.as_network = facts.as_network;
+    let matched = data
+        .networks
+        .classify(located, address.asn)
+        .or_else(|| chain_cdn.map(|provider| (provider.to_owned(), CdnMatch::Cname)))
+        .or_else(|| {
+            facts.is_anycast.then(|| {
+                let provider = match (&address.as_org, address.asn) {
+                    (Some(org), _) => format!("anycast network of {org}"),
+                    (None, Some(asn)) => format!("anycast network AS{asn}"),
+                    (None, None) => "an anycast network".to_owned(),
+                };
+                (provider, CdnMatch::Anycast)
+            })
+        });
+    if let Some((provider, how)) = matched {
+        address.cdn = Some(provider);
+        address.cdn_match = Some(how);
+    }
+    (address, facts.warnings)
+}

@@ -1,0 +1,216 @@
+//! Report: the one result object every front end serialises.
+//!
+//! Owns the wire format. `hostloc lookup --json`, `GET /v1/lookup`, `POST /v1/lookup` and the
+//! JSONL output of `hostloc batch` all emit [`Report`] exactly as serde writes it here; the CSV
+//! of `hostloc batch` flattens it with [`Report::csv_columns`]. The contract is `SPEC.md`
+//! ("Result object"); fields beyond it are additions, never renames.
+//!
+//! # Wire format
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `input` | string | the report text exactly as received |
+//! | `url` | string or null | the URL after refanging and WHATWG normalisation; null when invalid |
+//! | `host` | string or null | lower case, punycode, no trailing dot, IPv6 without brackets |
+//! | `host_kind` | `"domain"`, `"ipv4"`, `"ipv6"` or null | |
+//! | `registrable_domain` | string or null | by the Public Suffix List; null for IP literals |
+//! | `verdict` | string | one of the eight verdicts of SPEC.md |
+//! | `referral` | bool | true for `domestic` and `partly_domestic` |
+//! | `jurisdiction` | string | ISO 3166-1 alpha-2 the verdict was decided for |
+//! | `reason` | string | one sentence an analyst can act on |
+//! | `countries` | [string] | sorted, unique countries of public addresses with data |
+//! | `cdn_providers` | [string] | sorted, unique CDN / reverse-proxy providers seen |
+//! | `addresses` | [address] | every address DNS gave (or the IP literal), in DNS order |
+//! | `dns` | object or null | null for IP literals and invalid input |
+//! | `looked_up_at` | string | RFC 3339 UTC time of the lookup |
+//! | `databases` | [database] | role, type, build time, file name and SHA-256 of each database |
+//! | `warnings` | [string] | things the analyst should know that do not change the verdict |
+//!
+//! An address: `ip`, `public`, `special_purpose` (the IANA block of a non-public address),
+//! `located_as` (the IPv4 address looked up for an IPv4-mapped or NAT64 address), `country`,
+//! `registered_country`, `asn`, `as_org`, `network`, `as_network`, `cdn`, `cdn_match`
+//! (`asn`, `prefix`, `cname` or `anycast`). Unknown values are null, never empty strings.
+
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::geoip::DatabaseInfo;
+use crate::networks::CdnMatch;
+use crate::resolve::{DnsOutcome, QueryOutcome};
+use crate::verdict::Verdict;
+
+/// The answer for one reported URL.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Report {
+    /// The report text exactly as received.
+    pub input: String,
+    /// The normalised URL; null when invalid.
+    pub url: Option<String>,
+    /// The host that was located; null when invalid.
+    pub host: Option<String>,
+    /// `domain`, `ipv4` or `ipv6`; null when invalid.
+    pub host_kind: Option<String>,
+    /// The registrable domain by the Public Suffix List; null for IP literals.
+    pub registrable_domain: Option<String>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Whether the report goes to the police of the jurisdiction.
+    pub referral: bool,
+    /// The jurisdiction the verdict was decided for.
+    pub jurisdiction: String,
+    /// One sentence an analyst can act on.
+    pub reason: String,
+    /// Countries of public addresses with data, sorted and unique.
+    pub countries: Vec<String>,
+    /// CDN / reverse-proxy providers among the addresses, sorted and unique.
+    pub cdn_providers: Vec<String>,
+    /// Every address, in DNS order.
+    pub addresses: Vec<AddressReport>,
+    /// What DNS said; null for IP literals and invalid input.
+    pub dns: Option<DnsReport>,
+    /// When the lookup was made, RFC 3339 UTC.
+    pub looked_up_at: String,
+    /// The databases the answer came from.
+    pub databases: Vec<DatabaseInfo>,
+    /// Things worth knowing that do not change the verdict.
+    pub warnings: Vec<String>,
+}
+
+/// One address and what the databases say about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AddressReport {
+    /// The address as DNS gave it (or the IP literal).
+    #[schema(value_type = String)]
+    pub ip: IpAddr,
+    /// Whether the address is globally reachable.
+    pub public: bool,
+    /// For a non-public address, the IANA special-purpose block it is in.
+    pub special_purpose: Option<String>,
+    /// For an IPv4-mapped or NAT64 IPv6 address, the IPv4 address that was located.
+    pub located_as: Option<String>,
+    /// Where the address is located, ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    /// Where the block is registered, ISO 3166-1 alpha-2.
+    pub registered_country: Option<String>,
+    /// Autonomous system number.
+    pub asn: Option<u32>,
+    /// Autonomous system organisation.
+    pub as_org: Option<String>,
+    /// The country database's matching network.
+    pub network: Option<String>,
+    /// The ASN database's matching network.
+    pub as_network: Option<String>,
+    /// The CDN / reverse-proxy provider, or null.
+    pub cdn: Option<String>,
+    /// How the provider was recognised.
+    pub cdn_match: Option<CdnMatch>,
+}
+
+impl AddressReport {
+    /// An address about which nothing is known yet: every fact `None`.
+    pub fn unknown(ip: IpAddr) -> AddressReport {
+        AddressReport {
+            ip,
+            public: false,
+            special_purpose: None,
+            located_as: None,
+            country: None,
+            registered_country: None,
+            asn: None,
+            as_org: None,
+            network: None,
+            as_network: None,
+            cdn: None,
+            cdn_match: None,
+        }
+    }
+}
+
+/// What DNS said about a domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DnsReport {
+    /// The CNAME chain from the host to the name holding the addresses.
+    pub cname_chain: Vec<String>,
+    /// `ok`, `nxdomain`, `nodata`, `servfail`, `refused`, `timeout` or `error`.
+    pub outcome: DnsOutcome,
+    /// The smallest TTL of the answer, seconds; for a negative answer its negative TTL.
+    pub ttl: Option<u32>,
+    /// The A and AAAA queries separately.
+    pub queries: Vec<QueryOutcome>,
+    /// When DNS gave this answer, RFC 3339 UTC (earlier than `looked_up_at` when cached).
+    pub resolved_at: String,
+    /// Whether the answer came from hostloc's cache.
+    pub from_cache: bool,
+}
+
+impl Report {
+    /// The column names [`Report::csv_columns`] fills, in order.
+    pub const CSV_HEADERS: [&'static str; 13] = [
+        "verdict",
+        "referral",
+        "host",
+        "registrable_domain",
+        "countries",
+        "ips",
+        "asns",
+        "as_orgs",
+        "cdn",
+        "dns_outcome",
+        "reason",
+        "looked_up_at",
+        "warnings",
+    ];
+
+    /// The result as CSV cells. Lists are joined with `|` (which appears in none of the values
+    /// except, in principle, an AS organisation or a warning), keeping one value per address in
+    /// `ips`, `asns` and `as_orgs` so they line up; an unknown value in such a list is empty.
+    pub fn csv_columns(&self) -> [String; 13] {
+        let per_address = |value: &dyn Fn(&AddressReport) -> Option<String>| {
+            self.addresses
+                .iter()
+                .map(|a| value(a).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("|")
+        };
+        [
+            self.verdict.as_str().to_owned(),
+            self.referral.to_string(),
+            self.host.clone().unwrap_or_default(),
+            self.registrable_domain.clone().unwrap_or_default(),
+            self.countries.join("|"),
+            per_address(&|a| Some(a.ip.to_string())),
+            per_address(&|a| a.asn.map(|n| n.to_string())),
+            per_address(&|a| a.as_org.clone()),
+            self.cdn_providers.join("|"),
+            self.dns
+                .as_ref()
+                .map(|dns| dns.outcome.as_str().to_owned())
+                .unwrap_or_default(),
+            self.reason.clone(),
+            self.looked_up_at.clone(),
+            self.warnings.join("|"),
+        ]
+    }
+}
+
+/// RFC 3339 UTC with seconds, e.g. `2026-11-29T10:00:00Z`.
+pub fn rfc3339(time: SystemTime) -> String {
+    let time = time::OffsetDateTime::from(time);
+    let time = time.replace_nanosecond(0).unwrap_or(time);
+    time.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn timestamps_are_utc_seconds() {
+        let time = UNIX_EPOCH + Duration::from_millis(1_780_272_000_123);
+        assert_eq!(rfc3339(time), "2026-06-01T00:00:00Z");
+    }
+}

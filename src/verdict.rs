@@ -1,0 +1,501 @@
+//! Verdict: what the hotline should do with a report, and the sentence that says why.
+//!
+//! Owns the verdict table of `SPEC.md`: given the addresses of a host (already located and
+//! tagged public / CDN), decide `domestic`, `partly_domestic`, `foreign`, `behind_cdn`,
+//! `not_public` or `unknown` for a jurisdiction; and word the `invalid` and `unresolved` cases.
+//! Pure functions only: no I/O, no clock, no configuration beyond the jurisdiction passed in.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::AddressReport;
+use crate::resolve::DnsOutcome;
+
+/// What the hotline does with the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The input has no usable host.
+    Invalid,
+    /// A domain with no A/AAAA answer (or a hidden service that DNS cannot locate).
+    Unresolved,
+    /// Every address is in a special-purpose (non-public) range.
+    NotPublic,
+    /// Every public address belongs to a CDN / reverse proxy: ask the provider for the origin.
+    BehindCdn,
+    /// Every public, non-CDN address is in the jurisdiction: refer to the police.
+    Domestic,
+    /// Some public, non-CDN addresses are in the jurisdiction: refer, and forward the rest.
+    PartlyDomestic,
+    /// None in the jurisdiction and at least one located elsewhere: forward.
+    Foreign,
+    /// Public, non-CDN addresses exist but none has country data.
+    Unknown,
+}
+
+impl Verdict {
+    /// Every verdict, in table order.
+    pub const ALL: [Verdict; 8] = [
+        Verdict::Invalid,
+        Verdict::Unresolved,
+        Verdict::NotPublic,
+        Verdict::BehindCdn,
+        Verdict::Domestic,
+        Verdict::PartlyDomestic,
+        Verdict::Foreign,
+        Verdict::Unknown,
+    ];
+
+    /// The name used in JSON, CSV and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Invalid => "invalid",
+            Verdict::Unresolved => "unresolved",
+            Verdict::NotPublic => "not_public",
+            Verdict::BehindCdn => "behind_cdn",
+            Verdict::Domestic => "domestic",
+            Verdict::PartlyDomestic => "partly_domestic",
+            Verdict::Foreign => "foreign",
+            Verdict::Unknown => "unknown",
+        }
+    }
+
+    /// Whether this verdict means a referral to the police of the jurisdiction.
+    pub fn is_referral(self) -> bool {
+        matches!(self, Verdict::Domestic | Verdict::PartlyDomestic)
+    }
+
+    /// What the analyst does next, in a few words (for human output).
+    pub fn action(self) -> &'static str {
+        match self {
+            Verdict::Invalid => "fix or discard the report",
+            Verdict::Unresolved => "cannot be located now; retry later or investigate",
+            Verdict::NotPublic => "not reachable on the internet",
+            Verdict::BehindCdn => "ask the provider for the origin",
+            Verdict::Domestic => "refer to police and notify the hoster",
+            Verdict::PartlyDomestic => "refer to police; forward the rest",
+            Verdict::Foreign => "forward to the hosting country's hotline",
+            Verdict::Unknown => "no country data; investigate",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The jurisdiction whose police the hotline refers to: ISO 3166-1 alpha-2, upper case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Jurisdiction(String);
+
+impl Jurisdiction {
+    /// The code, e.g. `NL`.
+    pub fn code(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Jurisdiction {
+    fn default() -> Self {
+        Jurisdiction("NL".to_owned())
+    }
+}
+
+impl FromStr for Jurisdiction {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let code = text.trim().to_ascii_uppercase();
+        if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Jurisdiction(code))
+        } else {
+            Err(format!(
+                "{text:?} is not an ISO 3166-1 alpha-2 country code (e.g. NL, DE, GB)"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Jurisdiction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A verdict with its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgement {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// One sentence an analyst can act on.
+    pub reason: String,
+}
+
+/// The input had no usable host; `why` is the intake error's message.
+pub fn invalid(why: &str) -> Judgement {
+    Judgement {
+        verdict: Verdict::Invalid,
+        reason: why.to_owned(),
+    }
+}
+
+/// A Tor or I2P hidden service: DNS cannot say where it is hosted.
+pub fn hidden_service(host: &str, network: &str) -> Judgement {
+    Judgement {
+        verdict: Verdict::Unresolved,
+        reason: format!(
+            "{host} is a {network} hidden service: its hosting location cannot be found \
+             through DNS or GeoIP"
+        ),
+    }
+}
+
+/// A domain for which DNS gave no address.
+pub fn unresolved(host: &str, outcome: DnsOutcome) -> Judgement {
+    let reason = match outcome {
+        DnsOutcome::NxDomain => format!("{host} does not exist in DNS (NXDOMAIN)"),
+        DnsOutcome::NoData => format!("{host} exists in DNS but has no A or AAAA record"),
+        DnsOutcome::ServFail => format!(
+            "the DNS lookup of {host} failed (SERVFAIL): its name servers are broken or \
+             unreachable; retry later"
+        ),
+        DnsOutcome::Refused => {
+            format!("the DNS server refused to resolve {host} (REFUSED); check --dns-server")
+        }
+        DnsOutcome::Timeout => {
+            format!("the DNS lookup of {host} timed out; retry later")
+        }
+        DnsOutcome::Error | DnsOutcome::Ok => {
+            format!("the DNS lookup of {host} failed; retry later")
+        }
+    };
+    Judgement {
+        verdict: Verdict::Unresolved,
+        reason,
+    }
+}
+
+/// Decides the verdict for a host's located addresses (at least one).
+pub fn judge_addresses(jurisdiction: &Jurisdiction, addresses: &[AddressReport]) -> Judgement {
+    let here = jurisdiction.code();
+    let public: Vec<&AddressReport> = addresses.iter().filter(|a| a.public).collect();
+    let non_public: Vec<&AddressReport> = addresses.iter().filter(|a| !a.public).collect();
+    if public.is_empty() {
+        let purposes = unique(non_public.iter().filter_map(|a| a.special_purpose.clone()));
+        return Judgement {
+            verdict: Verdict::NotPublic,
+            reason: format!(
+                "{} not on the public internet: {}",
+                describe_ips(&non_public, "is", "are"),
+                purposes.join("; ")
+            ),
+        };
+    }
+    let (cdn, origin): (Vec<&AddressReport>, Vec<&AddressReport>) =
+        public.iter().partition(|a| a.cdn.is_some());
+    let ignored = if non_public.is_empty() {
+        String::new()
+    } else {
+        format!(" (non-public {} ignored)", list_ips(&non_public))
+    };
+    if origin.is_empty() {
+        let providers = unique(cdn.iter().filter_map(|a| a.cdn.clone()));
+        let provider_text = join_words(&providers);
+        return Judgement {
+            verdict: Verdict::BehindCdn,
+            reason: format!(
+                "{} to {provider_text}, a CDN or reverse proxy that hides the real hosting \
+                 location; ask {provider_text} for the origin server{ignored}",
+                describe_ips(&cdn, "belongs", "all belong"),
+            ),
+        };
+    }
+    let cdn_note = if cdn.is_empty() {
+        String::new()
+    } else {
+        let providers = unique(cdn.iter().filter_map(|a| a.cdn.clone()));
+        format!(
+            "; {} of {} set aside",
+            list_ips(&cdn),
+            join_words(&providers)
+        )
+    };
+    let domestic: Vec<&AddressReport> = origin
+        .iter()
+        .copied()
+        .filter(|a| a.country.as_deref() == Some(here))
+        .collect();
+    let elsewhere: Vec<&AddressReport> = origin
+        .iter()
+        .copied()
+        .filter(|a| a.country.as_deref().is_some_and(|c| c != here))
+        .collect();
+    let no_data: Vec<&AddressReport> = origin
+        .iter()
+        .copied()
+        .filter(|a| a.country.is_none())
+        .collect();
+    let elsewhere_countries = unique(elsewhere.iter().filter_map(|a| a.country.clone()));
+    let (verdict, reason) = if domestic.len() == origin.len() {
+        (
+            Verdict::Domestic,
+            format!(
+                "{} located in {here}{}",
+                describe_ips(&domestic, "is", "are"),
+                as_orgs(&domestic)
+            ),
+        )
+    } else if !domestic.is_empty() {
+        let mut others = Vec::new();
+        if !elsewhere.is_empty() {
+            others.push(format!(
+                "{} in {}",
+                list_ips(&elsewhere),
+                join_words(&elsewhere_countries)
+            ));
+        }
+        if !no_data.is_empty() {
+            others.push(format!("{} without country data", list_ips(&no_data)));
+        }
+        (
+            Verdict::PartlyDomestic,
+            format!(
+                "{} of {} addresses {} in {here} ({}); the others are not: {}",
+                domestic.len(),
+                origin.len(),
+                if domestic.len() == 1 { "is" } else { "are" },
+                list_ips(&domestic),
+                others.join(", ")
+            ),
+        )
+    } else if !elsewhere.is_empty() {
+        let missing = if no_data.is_empty() {
+            String::new()
+        } else {
+            format!("; {} without country data", list_ips(&no_data))
+        };
+        (
+            Verdict::Foreign,
+            format!(
+                "{} located in {}, not {here}; forward to the hotline of {}{missing}",
+                describe_ips(&elsewhere, "is", "are"),
+                join_words(&elsewhere_countries),
+                join_words(&elsewhere_countries),
+            ),
+        )
+    } else {
+        (
+            Verdict::Unknown,
+            format!(
+                "the country database has no location for {}; the hosting country must be \
+                 established another way",
+                list_ips(&no_data)
+            ),
+        )
+    };
+    Judgement {
+        verdict,
+        reason: format!("{reason}{cdn_note}{ignored}"),
+    }
+}
+
+/// "the address 1.2.3.4 is" / "both addresses (a, b) are" / "all 3 addresses (a, b, c) are".
+fn describe_ips(addresses: &[&AddressReport], singular: &str, plural: &str) -> String {
+    match addresses.len() {
+        1 => format!("the address {} {singular}", addresses[0].ip),
+        2 => format!("both addresses ({}) {plural}", list_ips(addresses)),
+        n => format!("all {n} addresses ({}) {plural}", list_ips(addresses)),
+    }
+}
+
+/// At most five addresses, then a count, so a reason stays one readable sentence.
+fn list_ips(addresses: &[&AddressReport]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = addresses
+        .iter()
+        .take(SHOWN)
+        .map(|a| a.ip.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if addresses.len() > SHOWN {
+        text.push_str(&format!(" and {} more", addresses.len() - SHOWN));
+    }
+    text
+}
+
+/// ", at AS60781 LeaseWeb Netherlands B.V." when the addresses share one AS.
+fn as_orgs(addresses: &[&AddressReport]) -> String {
+    let networks = unique(addresses.iter().filter_map(|a| {
+        a.asn.map(|asn| match &a.as_org {
+            Some(org) => format!("AS{asn} {org}"),
+            None => format!("AS{asn}"),
+        })
+    }));
+    match networks.as_slice() {
+        [] => String::new(),
+        [one] => format!(", at {one}"),
+        many => format!(", at {}", many.join(" and ")),
+    }
+}
+
+fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
+    items.collect::<BTreeSet<_>>().into_iter().collect()
+}
+
+fn join_words(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(ip: &str, country: Option<&str>, cdn: Option<&str>) -> AddressReport {
+        let ip_addr: std::net::IpAddr = ip.parse().unwrap();
+        let purpose = crate::special_purpose::non_public_purpose(ip_addr);
+        AddressReport {
+            ip: ip_addr,
+            public: purpose.is_none(),
+            special_purpose: purpose.map(str::to_owned),
+            country: country.map(str::to_owned),
+            cdn: cdn.map(str::to_owned),
+            cdn_match: cdn.map(|_| crate::networks::CdnMatch::Asn),
+            ..AddressReport::unknown(ip_addr)
+        }
+    }
+
+    /// One table row: addresses as (ip, country, cdn), the verdict, and a fragment the reason
+    /// must contain.
+    fn check(addresses: &[(&str, Option<&str>, Option<&str>)], verdict: Verdict, fragment: &str) {
+        let addresses: Vec<AddressReport> = addresses
+            .iter()
+            .map(|&(ip, country, cdn)| address(ip, country, cdn))
+            .collect();
+        let judgement = judge_addresses(&Jurisdiction::default(), &addresses);
+        assert_eq!(judgement.verdict, verdict, "{addresses:?}");
+        assert!(
+            judgement.reason.contains(fragment),
+            "reason {:?} lacks {fragment:?}",
+            judgement.reason
+        );
+    }
+
+    #[test]
+    fn verdict_table() {
+        let nl = Some("NL");
+        let us = Some("US");
+        let cf = Some("Cloudflare");
+        check(
+            &[("95.211.0.1", nl, None)],
+            Verdict::Domestic,
+            "the address 95.211.0.1 is located in NL",
+        );
+        check(
+            &[("95.211.0.1", nl, None), ("2a00::1", nl, None)],
+            Verdict::Domestic,
+            "both addresses (95.211.0.1, 2a00::1) are located in NL",
+        );
+        check(
+            &[("95.211.0.1", nl, None), ("8.8.8.8", us, None)],
+            Verdict::PartlyDomestic,
+            "1 of 2 addresses is in NL (95.211.0.1); the others are not: 8.8.8.8 in US",
+        );
+        check(
+            &[("95.211.0.1", nl, None), ("8.8.8.8", None, None)],
+            Verdict::PartlyDomestic,
+            "8.8.8.8 without country data",
+        );
+        check(
+            &[("8.8.8.8", us, None)],
+            Verdict::Foreign,
+            "forward to the hotline of US",
+        );
+        check(
+            &[("8.8.8.8", us, None), ("1.2.3.4", Some("DE"), None)],
+            Verdict::Foreign,
+            "located in DE and US",
+        );
+        check(
+            &[("8.8.8.8", us, None), ("1.2.3.4", None, None)],
+            Verdict::Foreign,
+            "1.2.3.4 without country data",
+        );
+        check(&[("8.8.8.8", None, None)], Verdict::Unknown, "no location");
+        check(
+            &[("104.16.0.1", us, cf), ("104.16.0.2", us, cf)],
+            Verdict::BehindCdn,
+            "ask Cloudflare for the origin server",
+        );
+        check(
+            &[("104.16.0.1", us, cf), ("95.211.0.1", nl, None)],
+            Verdict::Domestic,
+            "104.16.0.1 of Cloudflare set aside",
+        );
+        check(
+            &[("10.0.0.1", None, None), ("::1", None, None)],
+            Verdict::NotPublic,
+            "private (10.0.0.0/8); loopback",
+        );
+        check(
+            &[("10.0.0.1", None, None), ("95.211.0.1", nl, None)],
+            Verdict::Domestic,
+            "non-public 10.0.0.1 ignored",
+        );
+        check(
+            &[("10.0.0.1", nl, None), ("8.8.8.8", us, None)],
+            Verdict::Foreign,
+            "8.8.8.8 is located in US",
+        );
+    }
+
+    #[test]
+    fn referral_only_for_domestic_verdicts() {
+        for verdict in Verdict::ALL {
+            assert_eq!(
+                verdict.is_referral(),
+                matches!(verdict, Verdict::Domestic | Verdict::PartlyDomestic)
+            );
+        }
+    }
+
+    #[test]
+    fn jurisdiction_parsing() {
+        assert_eq!("nl".parse::<Jurisdiction>().unwrap().code(), "NL");
+        assert_eq!(" de ".parse::<Jurisdiction>().unwrap().code(), "DE");
+        assert!("NLD".parse::<Jurisdiction>().is_err());
+        assert!("N1".parse::<Jurisdiction>().is_err());
+        assert!("".parse::<Jurisdiction>().is_err());
+    }
+
+    #[test]
+    fn another_jurisdiction_turns_foreign_into_domestic() {
+        let addresses = vec![address("8.8.8.8", Some("US"), None)];
+        let us: Jurisdiction = "US".parse().unwrap();
+        assert_eq!(judge_addresses(&us, &addresses).verdict, Verdict::Domestic);
+    }
+
+    #[test]
+    fn unresolved_reasons_name_the_outcome() {
+        for (outcome, fragment) in [
+            (DnsOutcome::NxDomain, "NXDOMAIN"),
+            (DnsOutcome::NoData, "no A or AAAA"),
+            (DnsOutcome::ServFail, "SERVFAIL"),
+            (DnsOutcome::Refused, "REFUSED"),
+            (DnsOutcome::Timeout, "timed out"),
+            (DnsOutcome::Error, "failed"),
+        ] {
+            let judgement = unresolved("x.example", outcome);
+            assert_eq!(judgement.verdict, Verdict::Unresolved);
+            assert!(judgement.reason.contains(fragment), "{}", judgement.reason);
+        }
+    }
+}
