@@ -50,9 +50,10 @@ impl CacheSettings {
         match resolution.outcome {
             DnsOutcome::Ok => ttl.clamp(self.min_ttl, self.max_ttl.max(self.min_ttl)),
             DnsOutcome::NxDomain | DnsOutcome::NoData => ttl.min(self.negative_max_ttl),
-            DnsOutcome::ServFail | DnsOutcome::Refused | DnsOutcome::Timeout | DnsOutcome::Error => {
-                self.failure_ttl
-            }
+            DnsOutcome::ServFail
+            | DnsOutcome::Refused
+            | DnsOutcome::Timeout
+            | DnsOutcome::Error => self.failure_ttl,
         }
     }
 }

@@ -48,8 +48,7 @@ pub async fn run_lookup(
     concurrency: usize,
     out: &mut (dyn Write + Send),
 ) -> std::io::Result<()> {
-    let lines: std::pin::Pin<Box<dyn Stream<Item = std::io::Result<String>> + Send>> = match input
-    {
+    let lines: std::pin::Pin<Box<dyn Stream<Item = std::io::Result<String>> + Send>> = match input {
         LookupInput::Arguments(urls) => Box::pin(futures::stream::iter(urls.into_iter().map(Ok))),
         LookupInput::Stdin => Box::pin(stdin_lines()),
     };
@@ -164,6 +163,9 @@ pub fn render_summary(report: &Report, color: bool) -> String {
         .unwrap_or(0);
     for address in &report.addresses {
         let mut columns = vec![format!("{:<ip_width$}", address.ip.to_string())];
+        if let Some(located) = &address.located_as {
+            columns.push(format!("(located as {located})"));
+        }
         if let Some(purpose) = &address.special_purpose {
             columns.push(format!("not public: {purpose}"));
         } else {
@@ -192,7 +194,10 @@ pub fn render_summary(report: &Report, color: bool) -> String {
     for warning in &report.warnings {
         text.push_str(&format!(
             "  {}{warning}\n",
-            paint(Style::new().fg_color(Some(AnsiColor::Yellow.into())), &format!("{:<9}", "warning"))
+            paint(
+                Style::new().fg_color(Some(AnsiColor::Yellow.into())),
+                &format!("{:<9}", "warning")
+            )
         ));
     }
     text.push('\n');

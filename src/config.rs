@@ -77,8 +77,13 @@ pub struct Common {
 
     /// DNS server to ask, ADDR or ADDR:PORT; repeat or separate with commas. Default: the
     /// system's (/etc/resolv.conf).
-    #[arg(long = "dns-server", env = "HOSTLOC_DNS_SERVERS", global = true,
-          value_delimiter = ',', value_name = "ADDR[:PORT]")]
+    #[arg(
+        long = "dns-server",
+        env = "HOSTLOC_DNS_SERVERS",
+        global = true,
+        value_delimiter = ',',
+        value_name = "ADDR[:PORT]"
+    )]
     pub dns_servers: Vec<NameServerAddr>,
 
     /// Time to wait for one DNS answer (e.g. 2s, 500ms).
@@ -93,13 +98,23 @@ pub struct Common {
     pub dns_attempts: u16,
 
     /// The jurisdiction whose police get referrals: ISO 3166-1 alpha-2.
-    #[arg(long, env = "HOSTLOC_JURISDICTION", global = true, default_value = "NL",
-          value_name = "CC")]
+    #[arg(
+        long,
+        env = "HOSTLOC_JURISDICTION",
+        global = true,
+        default_value = "NL",
+        value_name = "CC"
+    )]
     pub jurisdiction: Jurisdiction,
 
     /// Hosts kept in the DNS cache (0 disables it).
-    #[arg(long, env = "HOSTLOC_CACHE_CAPACITY", global = true, default_value_t = 100_000,
-          value_name = "N")]
+    #[arg(
+        long,
+        env = "HOSTLOC_CACHE_CAPACITY",
+        global = true,
+        default_value_t = 100_000,
+        value_name = "N"
+    )]
     pub cache_capacity: u64,
 
     /// Shortest time a DNS answer is cached, whatever its TTL.
@@ -281,7 +296,10 @@ pub struct ImportAsnArgs {
     pub built: Option<String>,
 
     /// Where the CSV came from, recorded in the database description.
-    #[arg(long, default_value = "ip-location-db asn (RouteViews, RIRs via NRO, DB-IP; CC BY 4.0)")]
+    #[arg(
+        long,
+        default_value = "ip-location-db asn (RouteViews, RIRs via NRO, DB-IP; CC BY 4.0)"
+    )]
     pub source: String,
 }
 

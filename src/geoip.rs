@@ -242,7 +242,8 @@ fn detect_capabilities(reader: &Reader<Vec<u8>>) -> Capabilities {
             let Ok(item) = item else { continue };
             if let Ok(Some(record)) = item.decode::<RawRecord>() {
                 let facts = record.facts();
-                capabilities.country |= facts.country.is_some() || facts.registered_country.is_some();
+                capabilities.country |=
+                    facts.country.is_some() || facts.registered_country.is_some();
                 capabilities.asn |= facts.asn.is_some();
             }
             if capabilities.country && capabilities.asn {

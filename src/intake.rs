@@ -230,8 +230,7 @@ fn strip_prose(raw: &str) -> &str {
                 '}' => count(text, '{') < count(text, '}'),
                 _ => false,
             };
-            if TRAILING_PROSE.contains(&last) || LONE_QUOTES.contains(&last) || unbalanced_close
-            {
+            if TRAILING_PROSE.contains(&last) || LONE_QUOTES.contains(&last) || unbalanced_close {
                 text = &text[..text.len() - last.len_utf8()];
             }
         }
@@ -461,7 +460,7 @@ mod tests {
             ("[http://example.nl/a]", "example.nl"),
             ("http://example.nl/a.jpg.", "example.nl"),
             ("http://example.nl/a.jpg),", "example.nl"),
-            ("see http://example.nl/a;", "invalid:no_network_host"),
+            ("see http://example.nl/a;", "invalid:unparseable"),
             ("“http://example.nl/a”", "example.nl"),
             ("«http://example.nl/a»", "example.nl"),
             ("\u{200B}http://example.nl/\u{FEFF}", "example.nl"),

@@ -214,7 +214,11 @@ impl CdnNetworks {
             IpAddr::V6(v6) => {
                 let bits = u128::from(v6);
                 self.by_prefix_v6.iter().find_map(|(len, table)| {
-                    let mask = if *len == 0 { 0 } else { u128::MAX << (128 - len) };
+                    let mask = if *len == 0 {
+                        0
+                    } else {
+                        u128::MAX << (128 - len)
+                    };
                     table.get(&(bits & mask)).map(|p| &**p)
                 })
             }
@@ -301,7 +305,11 @@ Cloudflare,cname,*.cdn.cloudflare.net,x
             ("provider,match,value\nX,asn,AS-x\n", 2, "not an AS number"),
             ("provider,match,value\nX,prefix,1.2.3/33\n", 2, "not a CIDR"),
             ("provider,match,value\nX,cname,net\n", 2, "too broad"),
-            ("provider,match,value\nX,port,80\n", 2, "asn, prefix or cname"),
+            (
+                "provider,match,value\nX,port,80\n",
+                2,
+                "asn, prefix or cname",
+            ),
             ("provider,match,value\n,asn,1\n", 2, "provider is empty"),
         ] {
             let (got_line, problem) = CdnNetworks::parse(text).unwrap_err();

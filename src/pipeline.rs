@@ -23,7 +23,7 @@ use crate::networks::{CdnMatch, CdnNetworks, NetworksError};
 use crate::report::{AddressReport, DnsReport, Report, rfc3339};
 use crate::resolve::Resolution;
 use crate::special_purpose::non_public_purpose;
-use crate::verdict::{self, Jurisdiction, Judgement};
+use crate::verdict::{self, Judgement, Jurisdiction};
 
 /// Where the data set is read from; kept so that a reload reads the same files again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,9 +224,16 @@ impl Pipeline {
                         resolved_at: rfc3339(resolution.resolved_at),
                         from_cache: cached.from_cache,
                     });
-                    metrics::counter!("hostloc_dns_outcomes_total",
-                        "outcome" => resolution.outcome.as_str())
-                    .increment(u64::from(!cached.from_cache));
+                    if cached.from_cache {
+                        metrics::counter!("hostloc_dns_cache_total", "result" => "hit")
+                            .increment(1);
+                    } else {
+                        metrics::counter!("hostloc_dns_cache_total", "result" => "miss")
+                            .increment(1);
+                        metrics::counter!("hostloc_dns_outcomes_total",
+                            "outcome" => resolution.outcome.as_str())
+                        .increment(1);
+                    }
                     note_partial_failure(&mut report, resolution);
                     if resolution.addresses.is_empty() {
                         verdict::unresolved(name, resolution.outcome)

@@ -340,7 +340,11 @@ fn combine(name: &Name, answers: [(RecordType, QueryResult); 2]) -> Resolution {
             answers: count,
         });
     }
-    let outcome = combined_outcome(queries[0].outcome, queries[1].outcome, !addresses.is_empty());
+    let outcome = combined_outcome(
+        queries[0].outcome,
+        queries[1].outcome,
+        !addresses.is_empty(),
+    );
     let ttl = match outcome {
         DnsOutcome::Ok => ttl,
         DnsOutcome::NxDomain | DnsOutcome::NoData => negative_ttl.or(ttl),

@@ -22,7 +22,11 @@ fn in_v4(ip: Ipv4Addr, net: [u8; 4], len: u32) -> bool {
 }
 
 fn in_v6(ip: Ipv6Addr, net: [u16; 8], len: u32) -> bool {
-    let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+    let mask = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    };
     (u128::from(ip) & mask) == (u128::from(Ipv6Addr::from(net)) & mask)
 }
 
@@ -30,19 +34,35 @@ fn in_v6(ip: Ipv6Addr, net: [u16; 8], len: u32) -> bool {
 const IPV4_BLOCKS: &[([u8; 4], u32, &str)] = &[
     ([0, 0, 0, 0], 8, "\"this network\" (0.0.0.0/8)"),
     ([10, 0, 0, 0], 8, "private (10.0.0.0/8)"),
-    ([100, 64, 0, 0], 10, "shared address space / CGNAT (100.64.0.0/10)"),
+    (
+        [100, 64, 0, 0],
+        10,
+        "shared address space / CGNAT (100.64.0.0/10)",
+    ),
     ([127, 0, 0, 0], 8, "loopback (127.0.0.0/8)"),
     ([169, 254, 0, 0], 16, "link-local (169.254.0.0/16)"),
     ([172, 16, 0, 0], 12, "private (172.16.0.0/12)"),
-    ([192, 0, 0, 0], 24, "IETF protocol assignments (192.0.0.0/24)"),
+    (
+        [192, 0, 0, 0],
+        24,
+        "IETF protocol assignments (192.0.0.0/24)",
+    ),
     ([192, 0, 2, 0], 24, "documentation (192.0.2.0/24)"),
-    ([192, 88, 99, 0], 24, "deprecated 6to4 relay anycast (192.88.99.0/24)"),
+    (
+        [192, 88, 99, 0],
+        24,
+        "deprecated 6to4 relay anycast (192.88.99.0/24)",
+    ),
     ([192, 168, 0, 0], 16, "private (192.168.0.0/16)"),
     ([198, 18, 0, 0], 15, "benchmarking (198.18.0.0/15)"),
     ([198, 51, 100, 0], 24, "documentation (198.51.100.0/24)"),
     ([203, 0, 113, 0], 24, "documentation (203.0.113.0/24)"),
     ([224, 0, 0, 0], 4, "multicast (224.0.0.0/4)"),
-    ([255, 255, 255, 255], 32, "limited broadcast (255.255.255.255/32)"),
+    (
+        [255, 255, 255, 255],
+        32,
+        "limited broadcast (255.255.255.255/32)",
+    ),
     ([240, 0, 0, 0], 4, "reserved (240.0.0.0/4)"),
 ];
 
@@ -69,15 +89,39 @@ fn ipv4_purpose(ip: Ipv4Addr) -> Option<&'static str> {
 const IPV6_BLOCKS: &[([u16; 8], u32, &str)] = &[
     ([0, 0, 0, 0, 0, 0, 0, 0], 128, "unspecified (::/128)"),
     ([0, 0, 0, 0, 0, 0, 0, 1], 128, "loopback (::1/128)"),
-    ([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48, "local-use IPv4/IPv6 translation (64:ff9b:1::/48)"),
+    (
+        [0x64, 0xff9b, 1, 0, 0, 0, 0, 0],
+        48,
+        "local-use IPv4/IPv6 translation (64:ff9b:1::/48)",
+    ),
     ([0x100, 0, 0, 0, 0, 0, 0, 0], 64, "discard-only (100::/64)"),
-    ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32, "documentation (2001:db8::/32)"),
-    ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23, "IETF protocol assignments (2001::/23)"),
-    ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, "documentation (3fff::/20)"),
-    ([0x5f00, 0, 0, 0, 0, 0, 0, 0], 16, "segment routing SIDs (5f00::/16)"),
+    (
+        [0x2001, 0xdb8, 0, 0, 0, 0, 0, 0],
+        32,
+        "documentation (2001:db8::/32)",
+    ),
+    (
+        [0x2001, 0, 0, 0, 0, 0, 0, 0],
+        23,
+        "IETF protocol assignments (2001::/23)",
+    ),
+    (
+        [0x3fff, 0, 0, 0, 0, 0, 0, 0],
+        20,
+        "documentation (3fff::/20)",
+    ),
+    (
+        [0x5f00, 0, 0, 0, 0, 0, 0, 0],
+        16,
+        "segment routing SIDs (5f00::/16)",
+    ),
     ([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7, "unique local (fc00::/7)"),
     ([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10, "link-local (fe80::/10)"),
-    ([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10, "deprecated site-local (fec0::/10)"),
+    (
+        [0xfec0, 0, 0, 0, 0, 0, 0, 0],
+        10,
+        "deprecated site-local (fec0::/10)",
+    ),
     ([0xff00, 0, 0, 0, 0, 0, 0, 0], 8, "multicast (ff00::/8)"),
 ];
 
@@ -102,7 +146,10 @@ fn ipv6_purpose(ip: Ipv6Addr) -> Option<&'static str> {
     {
         return None;
     }
-    if let Some(&(_, _, name)) = IPV6_BLOCKS.iter().find(|&&(net, len, _)| in_v6(ip, net, len)) {
+    if let Some(&(_, _, name)) = IPV6_BLOCKS
+        .iter()
+        .find(|&&(net, len, _)| in_v6(ip, net, len))
+    {
         return Some(name);
     }
     // The NAT64 well-known prefix carries a public IPv4 address; judge that one.

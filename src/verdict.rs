@@ -186,7 +186,12 @@ pub fn judge_addresses(jurisdiction: &Jurisdiction, addresses: &[AddressReport])
     let public: Vec<&AddressReport> = addresses.iter().filter(|a| a.public).collect();
     let non_public: Vec<&AddressReport> = addresses.iter().filter(|a| !a.public).collect();
     if public.is_empty() {
-        let purposes = unique(non_public.iter().filter_map(|a| a.special_purpose.clone()));
+        let mut purposes: Vec<String> = Vec::new();
+        for purpose in non_public.iter().filter_map(|a| a.special_purpose.clone()) {
+            if !purposes.contains(&purpose) {
+                purposes.push(purpose);
+            }
+        }
         return Judgement {
             verdict: Verdict::NotPublic,
             reason: format!(

@@ -1,1 +1,9 @@
+//! hostloc's integration tests: one binary, real components on loopback.
 
+mod support;
+
+mod batch_cli;
+mod conformance;
+mod http_api;
+mod lookup_cli;
+mod pipeline_dns;

@@ -1,0 +1,1 @@
+//! `hostloc batch` end to end.

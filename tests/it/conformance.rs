@@ -1,0 +1,1 @@
+//! Conformance of the GeoIP layer with the official MaxMind test databases.

@@ -1,0 +1,1 @@
+//! The CLI binary end to end.

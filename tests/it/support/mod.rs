@@ -1,0 +1,122 @@
+//! Shared test support: a DNS server on loopback, generated GeoIP databases, and helpers to
+//! build a pipeline or run the `hostloc` binary against them. Nothing here touches the
+//! internet.
+
+// Each test module uses only part of the support code.
+#![allow(dead_code)]
+
+pub(crate) mod dns;
+pub(crate) mod mmdb;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use hostloc::Pipeline;
+use hostloc::cache::{CacheSettings, DnsCache};
+use hostloc::pipeline::{DataPaths, DataSet, PipelineSettings};
+use hostloc::resolve::{DnsResolver, DnsSettings};
+
+#[allow(unused_imports)] // Not every test module needs every type.
+pub(crate) use dns::{Answer, BlackHoleDns, TestDns};
+pub(crate) use mmdb::TestWorld;
+
+/// `../shared/fixtures`, beside the repository.
+pub(crate) fn shared_fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+}
+
+/// DNS settings aimed at `server`, with short timeouts so failure tests stay quick.
+pub(crate) fn dns_settings(server: std::net::SocketAddr) -> DnsSettings {
+    DnsSettings {
+        servers: vec![server],
+        timeout: Duration::from_millis(300),
+        attempts: 1,
+    }
+}
+
+/// A pipeline over `world`'s databases, asking `server` for DNS, with the given cache.
+pub(crate) fn pipeline_with(
+    world: &TestWorld,
+    server: std::net::SocketAddr,
+    cache: CacheSettings,
+    settings: PipelineSettings,
+) -> Pipeline {
+    let paths = world.paths();
+    let data = DataSet::load(&paths).expect("test data loads");
+    let resolver = DnsResolver::new(&dns_settings(server)).expect("resolver builds");
+    Pipeline::new(data, Some(paths), DnsCache::new(resolver, cache), settings)
+}
+
+/// A pipeline over `world`, asking `server`, with the cache off (every lookup asks DNS).
+pub(crate) fn pipeline(world: &TestWorld, server: std::net::SocketAddr) -> Pipeline {
+    pipeline_with(
+        world,
+        server,
+        CacheSettings {
+            capacity: 0,
+            ..CacheSettings::default()
+        },
+        PipelineSettings::default(),
+    )
+}
+
+/// The built `hostloc` binary with a clean environment, aimed at `world` and `server`.
+pub(crate) fn hostloc(world: &TestWorld, server: std::net::SocketAddr) -> Command {
+    let mut command = hostloc_bare();
+    let paths: DataPaths = world.paths();
+    command
+        .arg("--country-db")
+        .arg(&paths.country_db)
+        .arg("--asn-db")
+        .arg(&paths.asn_db)
+        .arg("--networks")
+        .arg(&paths.networks)
+        .arg("--dns-server")
+        .arg(server.to_string())
+        .arg("--dns-timeout")
+        .arg("300ms")
+        .arg("--dns-attempts")
+        .arg("1");
+    command
+}
+
+/// The built `hostloc` binary with no `HOSTLOC_*` variables and no arguments.
+pub(crate) fn hostloc_bare() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hostloc"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("HOSTLOC_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("NO_COLOR", "1").env_remove("RUST_LOG");
+    command
+}
+
+/// Runs `command` with `stdin` and returns its output.
+pub(crate) fn run_with_stdin(command: &mut Command, stdin: &str) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hostloc starts");
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    let input = stdin.to_owned();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(input.as_bytes());
+    });
+    let output = child.wait_with_output().expect("hostloc finishes");
+    writer.join().expect("stdin writer finishes");
+    output
+}
+
+/// Parses NDJSON output into values.
+pub(crate) fn json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
