@@ -466,6 +466,29 @@ mod tests {
     }
 
     #[test]
+    fn one_failed_query_keeps_the_other_queries_addresses() {
+        use hickory_resolver::lookup::Lookup;
+        use hickory_resolver::proto::op::Query;
+        use hickory_resolver::proto::rr::Record;
+        use hickory_resolver::proto::rr::rdata::A;
+        let name = Name::from_ascii("half.example.").unwrap();
+        let answer = Record::from_rdata(name.clone(), 120, RData::A(A::new(95, 211, 0, 1)));
+        let a: QueryResult = Ok(Lookup::new_with_max_ttl(
+            Query::query(name.clone(), RecordType::A),
+            [answer],
+        ));
+        let aaaa: QueryResult = Err(NetError::Dns(DnsError::ResponseCode(
+            ResponseCode::ServFail,
+        )));
+        let resolution = combine(&name, [(RecordType::A, a), (RecordType::AAAA, aaaa)]);
+        assert_eq!(resolution.outcome, DnsOutcome::Ok);
+        assert_eq!(resolution.addresses, vec![IpAddr::from([95, 211, 0, 1])]);
+        assert_eq!(resolution.ttl, Some(120));
+        assert_eq!(resolution.queries[1].outcome, DnsOutcome::ServFail);
+        assert_eq!(resolution.queries[0].answers, 1);
+    }
+
+    #[test]
     fn deadline_bounds_a_lookup() {
         assert_eq!(
             DnsSettings::default().deadline(),

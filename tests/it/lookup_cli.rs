@@ -1,1 +1,298 @@
-//! The CLI binary end to end.
+//! `hostloc lookup` end to end: the built binary, a DNS server on loopback, generated
+//! databases (and once the bundled ones), human and JSON output, exit codes.
+
+use std::io::Read;
+use std::process::Stdio;
+
+use crate::support::{self, Answer, TestDns, TestWorld, json_lines, run_with_stdin};
+
+fn zone() -> TestDns {
+    let dns = TestDns::start();
+    dns.set(
+        "files.example.nl",
+        Answer::Records {
+            a: vec!["95.211.0.1".parse().unwrap()],
+            aaaa: vec![],
+            ttl: 300,
+        },
+    );
+    dns.set(
+        "us.example",
+        Answer::Records {
+            a: vec!["8.8.8.8".parse().unwrap()],
+            aaaa: vec![],
+            ttl: 300,
+        },
+    );
+    dns
+}
+
+#[test]
+fn human_output_is_an_aligned_summary_without_colour_off_a_terminal() {
+    let (world, dns) = (TestWorld::new(), zone());
+    let output = support::hostloc(&world, dns.addr())
+        .env_remove("NO_COLOR")
+        .args(["lookup", "hxxps://files.example[.]nl/a.jpg"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        !stdout.contains('\x1b'),
+        "no escape codes when stdout is not a terminal"
+    );
+    let expected = "\
+hxxps://files.example[.]nl/a.jpg
+  verdict  domestic  (refer to police and notify the hoster)
+  reason   the address 95.211.0.1 is located in NL, at AS60781 LeaseWeb Netherlands B.V.
+  host     files.example.nl  (domain, registrable domain example.nl)
+  dns      ok, ttl 300s
+  address  95.211.0.1  NL  AS60781   LeaseWeb Netherlands B.V.  95.211.0.0/16
+
+";
+    assert_eq!(stdout, expected);
+}
+
+#[test]
+fn json_output_is_one_result_per_input_in_order() {
+    let (world, dns) = (TestWorld::new(), zone());
+    let inputs = [
+        "us.example",
+        "mailto:x@y.nl",
+        "files.example.nl/a",
+        "",
+        "10.1.2.3",
+    ];
+    let output = support::hostloc(&world, dns.addr())
+        .args(["lookup", "--json"])
+        .args(inputs)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "every input got a result");
+    let results = json_lines(&output.stdout);
+    let verdicts: Vec<&str> = results
+        .iter()
+        .map(|r| r["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        verdicts,
+        ["foreign", "invalid", "domestic", "invalid", "not_public"]
+    );
+    let echoed: Vec<&str> = results
+        .iter()
+        .map(|r| r["input"].as_str().unwrap())
+        .collect();
+    assert_eq!(echoed, inputs);
+    assert_eq!(results[1]["url"], serde_json::Value::Null);
+    assert_eq!(results[1]["host"], serde_json::Value::Null);
+    assert_eq!(results[1]["dns"], serde_json::Value::Null);
+}
+
+#[test]
+fn stdin_lines_are_read_when_no_url_is_given() {
+    let (world, dns) = (TestWorld::new(), zone());
+    for args in [&["lookup", "--json"][..], &["lookup", "--json", "-"][..]] {
+        let output = run_with_stdin(
+            support::hostloc(&world, dns.addr()).args(args),
+            &b"us.example\r\n\n  files.example.nl  \n\xFFbroken\nlast-without-newline.example"[..],
+        );
+        assert_eq!(output.status.code(), Some(0));
+        let results = json_lines(&output.stdout);
+        let verdicts: Vec<&str> = results
+            .iter()
+            .map(|r| r["verdict"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            verdicts,
+            ["foreign", "invalid", "domestic", "invalid", "unresolved"],
+            "one result per line, blank and undecodable lines included"
+        );
+        assert_eq!(results[0]["input"], "us.example", "CR of CRLF removed");
+    }
+}
+
+#[test]
+fn many_inputs_keep_their_order_under_concurrency() {
+    let (world, dns) = (TestWorld::new(), zone());
+    dns.set(
+        "slow.example",
+        Answer::Delay(
+            std::time::Duration::from_millis(150),
+            Box::new(Answer::Records {
+                a: vec!["46.4.0.1".parse().unwrap()],
+                aaaa: vec![],
+                ttl: 60,
+            }),
+        ),
+    );
+    let mut input = String::new();
+    for i in 0..60 {
+        let host = if i % 7 == 0 {
+            "slow.example"
+        } else {
+            "us.example"
+        };
+        input.push_str(&format!("http://{host}/{i}\n"));
+    }
+    let output = run_with_stdin(
+        support::hostloc(&world, dns.addr()).args(["lookup", "--json", "--concurrency", "16"]),
+        &input,
+    );
+    let results = json_lines(&output.stdout);
+    assert_eq!(results.len(), 60);
+    for (i, result) in results.iter().enumerate() {
+        let expected = if i % 7 == 0 { "DE" } else { "US" };
+        assert_eq!(
+            result["input"],
+            format!(
+                "http://{}/{i}",
+                if i % 7 == 0 {
+                    "slow.example"
+                } else {
+                    "us.example"
+                }
+            )
+        );
+        assert_eq!(result["countries"][0], expected, "row {i}");
+    }
+}
+
+#[test]
+fn an_unusable_database_is_a_one_line_error_and_exit_1() {
+    let (world, dns) = (TestWorld::new(), zone());
+    let paths = world.paths();
+    let output = support::hostloc_bare()
+        .args([
+            "--country-db",
+            "/nonexistent/GeoIP2-Country.mmdb",
+            "--asn-db",
+        ])
+        .arg(&paths.asn_db)
+        .arg("--networks")
+        .arg(&paths.networks)
+        .args([
+            "--dns-server",
+            &dns.addr().to_string(),
+            "lookup",
+            "x.example",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/GeoIP2-Country.mmdb"),
+        "{stderr}"
+    );
+
+    let corrupt = world.path("corrupt.mmdb");
+    std::fs::write(&corrupt, b"not a database").unwrap();
+    let output = support::hostloc_bare()
+        .arg("--country-db")
+        .arg(&paths.country_db)
+        .arg("--asn-db")
+        .arg(&corrupt)
+        .arg("--networks")
+        .arg(&paths.networks)
+        .args([
+            "--dns-server",
+            &dns.addr().to_string(),
+            "lookup",
+            "x.example",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("corrupt.mmdb") && stderr.contains("not a valid MaxMind DB"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["lookup", "--no-such-flag"][..],
+        &["--jurisdiction", "Netherlands", "lookup", "x"][..],
+        &["frobnicate"][..],
+        &[][..],
+    ] {
+        let output = support::hostloc_bare().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn bundled_data_works_with_no_data_flags_from_any_directory() {
+    let dns = zone();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output = support::hostloc_bare()
+        .current_dir(elsewhere.path())
+        .env("HOSTLOC_DNS_SERVERS", dns.addr().to_string())
+        .args([
+            "lookup",
+            "--json",
+            "95.211.0.1",
+            "files.example.nl",
+            "1.1.1.1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results = json_lines(&output.stdout);
+    assert_eq!(results[0]["verdict"], "domestic");
+    assert_eq!(results[0]["addresses"][0]["asn"], 60781);
+    assert_eq!(results[1]["verdict"], "domestic");
+    assert_eq!(
+        results[2]["verdict"], "behind_cdn",
+        "1.1.1.1 is Cloudflare's"
+    );
+    assert_eq!(results[2]["addresses"][0]["cdn"], "Cloudflare");
+    let databases = results[0]["databases"].as_array().unwrap();
+    assert_eq!(databases[0]["file"], "dbip-country.mmdb");
+    assert_eq!(databases[1]["file"], "asn.mmdb");
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_success() {
+    let (world, dns) = (TestWorld::new(), zone());
+    let mut child = support::hostloc(&world, dns.addr())
+        .args(["lookup", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        for _ in 0..5000 {
+            if stdin.write_all(b"10.0.0.1\n").is_err() {
+                break;
+            }
+        }
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0_u8; 64];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    writer.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}

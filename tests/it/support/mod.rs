@@ -94,7 +94,7 @@ pub(crate) fn hostloc_bare() -> Command {
 }
 
 /// Runs `command` with `stdin` and returns its output.
-pub(crate) fn run_with_stdin(command: &mut Command, stdin: &str) -> Output {
+pub(crate) fn run_with_stdin(command: &mut Command, stdin: impl AsRef<[u8]>) -> Output {
     use std::io::Write;
     use std::process::Stdio;
     let mut child = command
@@ -104,9 +104,9 @@ pub(crate) fn run_with_stdin(command: &mut Command, stdin: &str) -> Output {
         .spawn()
         .expect("hostloc starts");
     let mut pipe = child.stdin.take().expect("stdin is piped");
-    let input = stdin.to_owned();
+    let input = stdin.as_ref().to_vec();
     let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(input.as_bytes());
+        let _ = pipe.write_all(&input);
     });
     let output = child.wait_with_output().expect("hostloc finishes");
     writer.join().expect("stdin writer finishes");
