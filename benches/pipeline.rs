@@ -1,1 +1,123 @@
-fn main() {}
+//! Criterion benchmarks of the parts of a lookup that do not wait on the network, each next to
+//! a baseline measured in the same run: the raw maxminddb lookup for GeoIP, and nothing for the
+//! pure steps. `bench/ratios.sh` prints hostloc's cost as a multiple of the baseline.
+//!
+//! Uses the bundled data in `data/`.
+
+use std::hint::black_box;
+use std::net::IpAddr;
+use std::path::Path;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+use hostloc::cache::{CacheSettings, DnsCache};
+use hostloc::geoip::GeoDb;
+use hostloc::pipeline::{DataPaths, DataSet, Pipeline, PipelineSettings};
+use hostloc::resolve::{DnsResolver, DnsSettings};
+
+fn data_paths() -> DataPaths {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    DataPaths {
+        country_db: data.join("dbip-country.mmdb"),
+        asn_db: data.join("asn.mmdb"),
+        networks: data.join("networks.csv"),
+    }
+}
+
+const ADDRESSES: [&str; 6] = [
+    "95.211.0.1",
+    "8.8.8.8",
+    "104.16.0.1",
+    "2a00:1450:4001:80b::200e",
+    "81.2.69.142",
+    "46.4.0.1",
+];
+
+fn geoip(c: &mut Criterion) {
+    let paths = data_paths();
+    let addresses: Vec<IpAddr> = ADDRESSES.iter().map(|a| a.parse().unwrap()).collect();
+    let raw = maxminddb::Reader::open_readfile(&paths.country_db).expect("bundled country db");
+    #[derive(serde::Deserialize)]
+    struct Flat<'a> {
+        #[allow(dead_code)] // Decoded to measure the cost, not read.
+        country_code: Option<&'a str>,
+    }
+    let geo = GeoDb::open(&paths.country_db, &paths.asn_db).expect("bundled databases");
+    let mut group = c.benchmark_group("geoip");
+    group.bench_function("baseline_maxminddb_country_lookup", |b| {
+        b.iter(|| {
+            for ip in &addresses {
+                let found = raw.lookup(black_box(*ip)).unwrap();
+                black_box(found.decode::<Flat>().unwrap());
+            }
+        })
+    });
+    group.bench_function("hostloc_locate_country_and_asn", |b| {
+        b.iter(|| {
+            for ip in &addresses {
+                black_box(geo.locate(black_box(*ip)));
+            }
+        })
+    });
+    group.finish();
+}
+
+fn intake(c: &mut Criterion) {
+    let inputs = [
+        "hxxps://files.example[.]nl/a.jpg",
+        "  <http://User:pw@Bücher.example./x?y=1>.",
+        "http://0x5f.0xd3.0.1/",
+        "www.example.co.uk:8080/path/to/file.jpg",
+        "mailto:abuse@example.nl",
+        "http://[::ffff:95.211.0.1]/",
+    ];
+    let mut group = c.benchmark_group("intake");
+    group.bench_function("baseline_url_parse", |b| {
+        b.iter(|| {
+            for input in ["https://files.example.nl/a.jpg", "http://example.nl/x"] {
+                black_box(url::Url::parse(black_box(input)).ok());
+            }
+        })
+    });
+    group.bench_function("hostloc_parse_report_6_messy", |b| {
+        b.iter(|| {
+            for input in inputs {
+                black_box(hostloc::intake::parse_report(black_box(input)).ok());
+            }
+        })
+    });
+    group.finish();
+}
+
+fn pipeline(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let paths = data_paths();
+    // IP literals never reach DNS; the server address is never used.
+    let resolver = runtime.block_on(async {
+        DnsResolver::new(&DnsSettings {
+            servers: vec!["127.0.0.1:9".parse().unwrap()],
+            ..DnsSettings::default()
+        })
+        .unwrap()
+    });
+    let pipeline = Pipeline::new(
+        DataSet::load(&paths).unwrap(),
+        Some(paths),
+        DnsCache::new(resolver, CacheSettings::default()),
+        PipelineSettings::default(),
+    );
+    let mut group = c.benchmark_group("pipeline");
+    group.bench_function("hostloc_lookup_ip_literal_to_json", |b| {
+        b.iter(|| {
+            let report = runtime.block_on(pipeline.lookup(black_box("hxxp://95.211.0[.]1/a.jpg")));
+            black_box(serde_json::to_vec(&report).unwrap());
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, geoip, intake, pipeline);
+criterion_main!(benches);

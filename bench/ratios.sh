@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the criterion benchmarks and prints each hostloc measurement next to the baseline
+# measured in the same invocation, as a ratio. Usage: bench/ratios.sh [criterion filter]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo bench --locked --bench pipeline -- "${1:-}" >&2
+python3 - <<'PY'
+import json, pathlib
+root = pathlib.Path("target/criterion")
+def mean_ns(group, name):
+    path = root / group / name / "new" / "estimates.json"
+    return json.loads(path.read_text())["mean"]["point_estimate"] if path.exists() else None
+pairs = [
+    ("geoip", "baseline_maxminddb_country_lookup", "hostloc_locate_country_and_asn", 6),
+    ("intake", "baseline_url_parse", "hostloc_parse_report_6_messy", None),
+]
+for group, base, ours, per in pairs:
+    b, o = mean_ns(group, base), mean_ns(group, ours)
+    if b is None or o is None:
+        continue
+    line = f"{group}: {ours} {o/1000:.2f} µs vs {base} {b/1000:.2f} µs  ratio {o/b:.2f}x"
+    if per:
+        line += f"  ({o/per:.0f} ns vs {b/per:.0f} ns per address)"
+    print(line)
+p = mean_ns("pipeline", "hostloc_lookup_ip_literal_to_json")
+if p is not None:
+    print(f"pipeline: one IP-literal lookup to JSON {p/1000:.2f} µs ({1e9/p:,.0f}/s on one core)")
+PY
