@@ -1,20 +1,574 @@
-//! Batch: `hostloc batch` (being built in issue 4).
+//! Batch: `hostloc batch`, the enrichment of a CSV, JSONL or plain-lines export of reports.
+//!
+//! Owns the run of one batch: choosing the format, reading rows on a thread of their own,
+//! looking them up with bounded concurrency while writing them back in input order, the
+//! progress bar and summary, stopping on SIGINT / SIGTERM, and `--resume`. Each input format
+//! lives in its own submodule (`csv_rows`, `jsonl_rows`, `line_rows`), which turns input bytes
+//! into rows that carry their original text; `output` appends the result; `resume` reads back
+//! what an earlier run wrote; `progress` draws the bar and words the summary.
+//!
+//! Must not: look anything up itself (every row goes through [`Pipeline::lookup`]), hold more
+//! than a bounded number of rows in memory, change a byte of the user's columns, or drop,
+//! duplicate or reorder a row. The output schema is documented in `docs/batch.md` and, for the
+//! CSV result columns, in [`crate::report`].
+
+mod csv_rows;
+mod jsonl_rows;
+mod line_rows;
+mod output;
+mod progress;
+mod resume;
+mod rows;
+
+use std::fmt;
+use std::future::Future;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+use std::time::{Duration, Instant};
+
+use futures::{FutureExt, StreamExt};
 
 use crate::Pipeline;
-use crate::config::BatchArgs;
+use crate::config::{BatchArgs, BatchFormat};
+use crate::report::Report;
+use crate::verdict::Verdict;
+
+use self::output::Output;
+use self::progress::{Progress, Tally};
+use self::resume::Existing;
+use self::rows::{Event, Row, Target};
+
+/// The key (JSONL) under which the result goes, and the stem of the CSV result columns'
+/// prefix when a name is taken.
+pub const RESULT_KEY: &str = "hostloc";
+
+/// Rows read ahead of the lookups at most, on top of the lookups in flight.
+const READ_AHEAD_MAX: usize = 4096;
+
+/// Where rows come from or go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Standard input.
+    Stdin,
+    /// Standard output.
+    Stdout,
+    /// A file.
+    File(PathBuf),
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Stdin => f.write_str("stdin"),
+            Endpoint::Stdout => f.write_str("stdout"),
+            Endpoint::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// Why a batch could not run to the end. Rows that cannot be looked up are not errors: they
+/// come out with verdict `invalid`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BatchError {
+    /// The input file cannot be opened.
+    #[error("cannot open the input {input}")]
+    OpenInput {
+        /// The input.
+        input: Endpoint,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading the input failed part way.
+    #[error("cannot read the input {input} at line {line}")]
+    ReadInput {
+        /// The input.
+        input: Endpoint,
+        /// The line being read.
+        line: u64,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A CSV header without the URL column: every row would be `invalid`, so nothing is done.
+    #[error(
+        "the CSV header of {input} has no column {column:?} (its columns: {columns}); \
+             name the URL column with --url-column"
+    )]
+    NoUrlColumn {
+        /// The input.
+        input: Endpoint,
+        /// The column asked for.
+        column: String,
+        /// The header's column names, comma-separated.
+        columns: String,
+    },
+    /// The output cannot be created or opened.
+    #[error("cannot open the output {output}")]
+    OpenOutput {
+        /// The output.
+        output: Endpoint,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing the output failed part way.
+    #[error("cannot write the output {output} after {rows} rows")]
+    WriteOutput {
+        /// The output.
+        output: Endpoint,
+        /// Rows completely written before the failure.
+        rows: u64,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The output file is the input file; writing would destroy the input.
+    #[error("the output {output} is the input file; write the results to another file")]
+    OutputIsInput {
+        /// The file.
+        output: PathBuf,
+    },
+    /// `--resume` found an output that is not an earlier run over this input.
+    #[error("cannot resume into {output}: {problem}")]
+    Resume {
+        /// The output file.
+        output: Endpoint,
+        /// What does not fit.
+        problem: ResumeProblem,
+    },
+}
+
+/// Why an output file cannot be resumed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResumeProblem {
+    /// Resuming needs a file to read back.
+    #[error("resuming needs an output file (-o FILE), not stdout")]
+    NotAFile,
+    /// The CSV header differs from the one this input and these options give.
+    #[error(
+        "its header is not the one this input gives (a different input, --url-column or \
+         --delimiter?)"
+    )]
+    HeaderDiffers,
+    /// The output holds more rows than the input has.
+    #[error("it already holds {rows} rows but the input has only {input_rows}")]
+    MoreRowsThanInput {
+        /// Complete rows in the output.
+        rows: u64,
+        /// Rows in the input.
+        input_rows: u64,
+    },
+    /// The last complete row of the output is not the same row of the input.
+    #[error(
+        "its row {row} is not row {row} of the input (a different input, format or \
+         --url-column?)"
+    )]
+    RowDiffers {
+        /// The row number (1-based, header not counted).
+        row: u64,
+    },
+    /// The output could not be read back.
+    #[error("it cannot be read back: {0}")]
+    Unreadable(String),
+}
+
+/// What ended a run early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+}
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stop::Interrupt => "SIGINT",
+            Stop::Terminate => "SIGTERM",
+        })
+    }
+}
 
 /// How a batch run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchOutcome {
     /// Every row was written.
     pub complete: bool,
+    /// Rows that were already in the output (`--resume`) and were kept.
+    pub resumed: u64,
+    /// Rows written by this run.
+    pub written: u64,
+    /// The last input line read into a written row (0 when none).
+    pub last_line: u64,
+    /// Rows of this run per verdict, in [`Verdict::ALL`] order.
+    pub verdicts: [u64; 8],
+    /// Rows of this run whose DNS lookup failed (SERVFAIL, REFUSED, timeout, error).
+    pub dns_failures: u64,
+    /// The signal that stopped the run, if one did.
+    pub stopped_by: Option<Stop>,
+    /// How long the run took.
+    pub elapsed: Duration,
 }
 
-/// Runs a batch.
+impl BatchOutcome {
+    /// Rows of this run with `verdict`.
+    pub fn count(&self, verdict: Verdict) -> u64 {
+        Verdict::ALL
+            .iter()
+            .position(|candidate| *candidate == verdict)
+            .map_or(0, |index| self.verdicts[index])
+    }
+}
+
+/// Runs `hostloc batch` until the input ends or SIGINT / SIGTERM arrives. Progress and the
+/// summary go to stderr (unless `--quiet`).
 ///
 /// # Errors
 ///
-/// Always, for now: batch is not built yet.
-pub async fn run(_pipeline: &Pipeline, _args: &BatchArgs) -> std::io::Result<BatchOutcome> {
-    Err(std::io::Error::other("hostloc batch is not built yet"))
+/// [`BatchError`] when the input or output cannot be used, naming the file and the line; the
+/// summary printed before says how far the run got. A stop by signal is not an error: the
+/// outcome says `complete: false`.
+pub async fn run(pipeline: &Pipeline, args: &BatchArgs) -> Result<BatchOutcome, BatchError> {
+    run_until(pipeline, args, stop_signal()).await
+}
+
+/// [`run`], stopping when `stop` completes instead of on a signal.
+///
+/// # Errors
+///
+/// As [`run`].
+pub async fn run_until(
+    pipeline: &Pipeline,
+    args: &BatchArgs,
+    stop: impl Future<Output = Stop>,
+) -> Result<BatchOutcome, BatchError> {
+    let started = Instant::now();
+    let plan = Plan::from_args(args)?;
+    let mut progress = Progress::new(
+        !args.quiet && std::io::stderr().is_terminal(),
+        plan.input_len,
+        started,
+    );
+    let mut tally = Tally::default();
+    let result = execute(pipeline, &plan, stop, &mut progress, &mut tally).await;
+    progress.finish();
+    let outcome = tally.outcome(result.as_ref().ok().copied(), started.elapsed());
+    let broken_pipe = matches!(&result, Err(BatchError::WriteOutput { source, .. })
+        if source.kind() == std::io::ErrorKind::BrokenPipe);
+    if !args.quiet && !broken_pipe {
+        eprintln!("{}", progress::summary(&outcome, &plan.input, &plan.output));
+    }
+    result.map(|_| outcome)
+}
+
+/// What a run reads and writes, decided from the arguments once.
+struct Plan {
+    format: BatchFormat,
+    delimiter: u8,
+    url_column: String,
+    input: Endpoint,
+    input_len: Option<u64>,
+    output: Endpoint,
+    resume: bool,
+    concurrency: usize,
+}
+
+impl Plan {
+    fn from_args(args: &BatchArgs) -> Result<Plan, BatchError> {
+        let input = endpoint(args.input.as_deref(), Endpoint::Stdin);
+        let output = endpoint(args.output.as_deref(), Endpoint::Stdout);
+        // The extension that decides: the input's, or for stdin the output's.
+        let named = match (&input, &output) {
+            (Endpoint::File(path), _) | (Endpoint::Stdin, Endpoint::File(path)) => Some(path),
+            _ => None,
+        };
+        let extension = named
+            .and_then(|path| path.extension())
+            .map(|extension| extension.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let guessed = match extension.as_str() {
+            "csv" | "tsv" => BatchFormat::Csv,
+            "jsonl" | "ndjson" => BatchFormat::Jsonl,
+            _ => BatchFormat::Lines,
+        };
+        let delimiter = args
+            .delimiter
+            .unwrap_or(if extension == "tsv" { b'\t' } else { b',' });
+        if let (Endpoint::File(input_path), Endpoint::File(output_path)) = (&input, &output)
+            && same_file(input_path, output_path)
+        {
+            return Err(BatchError::OutputIsInput {
+                output: output_path.clone(),
+            });
+        }
+        if args.resume && output == Endpoint::Stdout {
+            return Err(BatchError::Resume {
+                output,
+                problem: ResumeProblem::NotAFile,
+            });
+        }
+        let input_len = match &input {
+            Endpoint::File(path) => std::fs::metadata(path)
+                .ok()
+                .filter(std::fs::Metadata::is_file)
+                .map(|metadata| metadata.len()),
+            _ => None,
+        };
+        Ok(Plan {
+            format: args.format.unwrap_or(guessed),
+            delimiter,
+            url_column: args.url_column.clone(),
+            input,
+            input_len,
+            output,
+            resume: args.resume,
+            concurrency: usize::try_from(args.concurrency).unwrap_or(256).max(1),
+        })
+    }
+}
+
+/// `-` and no path both mean the standard stream.
+fn endpoint(path: Option<&Path>, standard: Endpoint) -> Endpoint {
+    match path {
+        None => standard,
+        Some(path) if path.as_os_str() == "-" => standard,
+        Some(path) => Endpoint::File(path.to_owned()),
+    }
+}
+
+/// Whether two paths name one existing file (hard links and symlinks included).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// What one input row became, in input order.
+enum Done {
+    Header(Vec<u8>),
+    Row(Row, Box<Report>),
+}
+
+/// The run proper. `Ok(Some(stop))` when a signal stopped it, `Ok(None)` when the input ended.
+async fn execute(
+    pipeline: &Pipeline,
+    plan: &Plan,
+    stop: impl Future<Output = Stop>,
+    progress: &mut Progress,
+    tally: &mut Tally,
+) -> Result<Option<Stop>, BatchError> {
+    let existing = match (&plan.output, plan.resume) {
+        (Endpoint::File(path), true) => {
+            resume::scan(path, plan.format, plan.delimiter).map_err(|error| BatchError::Resume {
+                output: plan.output.clone(),
+                problem: ResumeProblem::Unreadable(error.to_string()),
+            })?
+        }
+        _ => None,
+    };
+    let source = rows::open(plan)?;
+    let read_ahead = plan.concurrency.clamp(64, READ_AHEAD_MAX);
+    let mut events = rows::spawn_reader(source, plan.input.clone(), read_ahead);
+    let mut stop = pin!(stop.fuse());
+
+    // Resuming: read past the rows the output already holds, checking that they are this
+    // input's, before anything in the output is changed.
+    let mut header_written = false;
+    let mut keep_bytes = 0;
+    if let Some(existing) = &existing {
+        let skipped = tokio::select! {
+            skipped = skip_existing(&mut events, existing, plan) => skipped?,
+            stopped = &mut stop => return Ok(Some(stopped)),
+        };
+        header_written = skipped.header;
+        keep_bytes = existing.complete_len;
+        tally.resumed = skipped.rows;
+        tally.last_line = skipped.last_line;
+        progress.skipped(skipped.rows, skipped.offset);
+    }
+    let mut output = Output::open(
+        &plan.output,
+        plan.format,
+        plan.delimiter,
+        existing.is_some(),
+        keep_bytes,
+    )?;
+
+    let rows = futures::stream::unfold(events, |mut events| async move {
+        events.recv().await.map(|event| (event, events))
+    });
+    let mut results = pin!(
+        rows.map(|event| async move {
+            match event? {
+                Event::Header(line) => Ok(Done::Header(line)),
+                Event::Row(row) => {
+                    let report = answer(pipeline, &row.target).await;
+                    Ok(Done::Row(row, Box::new(report)))
+                }
+            }
+        })
+        .buffered(plan.concurrency)
+    );
+
+    loop {
+        if let Some(stopped) = stop.as_mut().now_or_never() {
+            output.flush(tally.written)?;
+            return Ok(Some(stopped));
+        }
+        let next = match results.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                // Nothing is ready: the lookups are waiting on DNS or the input on its
+                // reader, so this is the moment to put what is done on disk.
+                output.flush(tally.written)?;
+                tokio::select! {
+                    next = results.next() => next,
+                    stopped = &mut stop => return Ok(Some(stopped)),
+                }
+            }
+        };
+        match next {
+            None => break,
+            Some(Err(error)) => {
+                output.flush(tally.written)?;
+                return Err(error);
+            }
+            Some(Ok(Done::Header(line))) => {
+                if !header_written {
+                    output.write_raw(&line, tally.written)?;
+                    header_written = true;
+                }
+            }
+            Some(Ok(Done::Row(row, report))) => {
+                output.write_row(&row, &report, tally.written)?;
+                tally.add(&report, row.line);
+                progress.row_written(tally, row.end_offset);
+            }
+        }
+    }
+    output.flush(tally.written)?;
+    Ok(None)
+}
+
+/// What [`skip_existing`] read past.
+struct Skipped {
+    rows: u64,
+    header: bool,
+    offset: u64,
+    last_line: u64,
+}
+
+/// Reads the rows an earlier run already wrote, checking the CSV header and the last row
+/// against the output.
+async fn skip_existing(
+    events: &mut tokio::sync::mpsc::Receiver<Result<Event, BatchError>>,
+    existing: &Existing,
+    plan: &Plan,
+) -> Result<Skipped, BatchError> {
+    let problem = |problem| BatchError::Resume {
+        output: plan.output.clone(),
+        problem,
+    };
+    let mut skipped = Skipped {
+        rows: 0,
+        header: false,
+        offset: 0,
+        last_line: 0,
+    };
+    let mut records = existing.records;
+    if records == 0 {
+        return Ok(skipped);
+    }
+    if plan.format == BatchFormat::Csv {
+        match events.recv().await.transpose()? {
+            Some(Event::Header(line)) => {
+                if !resume::same_record(&line, &existing.first) {
+                    return Err(problem(ResumeProblem::HeaderDiffers));
+                }
+            }
+            _ => return Err(problem(ResumeProblem::HeaderDiffers)),
+        }
+        skipped.header = true;
+        records -= 1;
+    }
+    let mut last = None;
+    while skipped.rows < records {
+        match events.recv().await.transpose()? {
+            Some(Event::Row(row)) => {
+                skipped.rows += 1;
+                skipped.offset = row.end_offset;
+                skipped.last_line = row.line;
+                last = Some(row);
+            }
+            Some(Event::Header(_)) => {}
+            None => {
+                return Err(problem(ResumeProblem::MoreRowsThanInput {
+                    rows: records,
+                    input_rows: skipped.rows,
+                }));
+            }
+        }
+    }
+    if let Some(row) = last
+        && !resume::starts_with_row(&existing.last, &row.output_start())
+    {
+        return Err(problem(ResumeProblem::RowDiffers { row: row.number }));
+    }
+    Ok(skipped)
+}
+
+/// The report for one row: a lookup of its URL, or for a row without a usable URL the
+/// pipeline's answer to an empty report with the row's problem as the reason.
+async fn answer(pipeline: &Pipeline, target: &Target) -> Report {
+    match target {
+        Target::Url(url) => pipeline.lookup(url).await,
+        Target::Unusable { input, reason } => {
+            let mut report = pipeline.lookup("").await;
+            report.input.clone_from(input);
+            report.verdict = Verdict::Invalid;
+            report.referral = false;
+            report.reason.clone_from(reason);
+            report
+        }
+    }
+}
+
+/// Completes on the first SIGINT or SIGTERM. The handlers are installed now, not on the first
+/// poll, so that a signal arriving early is not lost.
+fn stop_signal() -> impl Future<Output = Stop> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        async fn wait(signal: Option<Signal>) {
+            if let Some(mut signal) = signal
+                && signal.recv().await.is_some()
+            {
+                return;
+            }
+            std::future::pending::<()>().await;
+        }
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        let terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            tokio::select! {
+                () = wait(interrupt) => Stop::Interrupt,
+                () = wait(terminate) => Stop::Terminate,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => Stop::Interrupt,
+                Err(_) => std::future::pending().await,
+            }
+        }
+    }
 }

@@ -240,24 +240,28 @@ pub enum BatchFormat {
 /// `hostloc batch`.
 #[derive(Debug, Clone, Args)]
 pub struct BatchArgs {
-    /// Input format; guessed from the file extension when not given (.csv, .jsonl/.ndjson,
-    /// anything else: lines).
+    /// Input format; guessed from the file extension when not given (.csv and .tsv: csv,
+    /// .jsonl and .ndjson: jsonl, anything else: lines). For stdin, the output's extension.
     #[arg(long, value_enum)]
     pub format: Option<BatchFormat>,
 
-    /// The column (CSV) or field (JSONL) holding the reported URL.
+    /// The column (CSV) or field (JSONL; a JSON Pointer such as /report/url for a nested one)
+    /// holding the reported URL.
     #[arg(long, env = "HOSTLOC_URL_COLUMN", default_value = "url")]
     pub url_column: String,
 
-    /// CSV field delimiter (one byte, e.g. ";" or "\t" written as a literal tab).
-    #[arg(long, default_value = ",")]
-    pub delimiter: String,
+    /// CSV field delimiter: one ASCII character, e.g. ";", or "\t" / "tab" for a tab.
+    /// Default: a tab for .tsv files, else ",".
+    #[arg(long, value_parser = parse_delimiter, value_name = "CHAR")]
+    pub delimiter: Option<u8>,
 
-    /// Write here instead of stdout.
+    /// Write here instead of stdout ("-" is stdout too).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Continue an interrupted run: keep the rows already in the output file and add the rest.
+    /// Continue an interrupted run: keep the complete rows already in the output file (a
+    /// partial last one is cut away), skip as many input rows, and append the rest. A missing
+    /// output file simply starts the run.
     #[arg(long, requires = "output")]
     pub resume: bool,
 
@@ -266,9 +270,29 @@ pub struct BatchArgs {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub concurrency: u32,
 
+    /// No progress bar and no summary on stderr (errors are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+
     /// Input file; "-" or none reads stdin.
     #[arg(value_name = "FILE")]
     pub input: Option<PathBuf>,
+}
+
+/// Parses `--delimiter`: one ASCII character other than the quote and line breaks; `\t` and
+/// `tab` mean a tab, since a literal tab is awkward to type in a shell.
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    let byte = match text {
+        "\\t" | "tab" | "TAB" => b'\t',
+        _ => match text.as_bytes() {
+            [byte] if byte.is_ascii() => *byte,
+            _ => return Err(format!("{text:?} is not one ASCII character")),
+        },
+    };
+    if matches!(byte, b'"' | b'\n' | b'\r') {
+        return Err(format!("{text:?} cannot separate fields"));
+    }
+    Ok(byte)
 }
 
 /// `hostloc data ...`.
@@ -412,6 +436,9 @@ mod tests {
             &["hostloc", "--dns-server", "dns.google", "lookup"][..],
             &["hostloc", "--dns-timeout", "soon", "lookup"][..],
             &["hostloc", "batch", "--format", "xml"][..],
+            &["hostloc", "batch", "--delimiter", ";;"][..],
+            &["hostloc", "batch", "--delimiter", "\""][..],
+            &["hostloc", "batch", "--resume", "in.csv"][..],
         ] {
             let error = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(error.exit_code(), 2, "{args:?}");

@@ -1,0 +1,102 @@
+//! Lines: the `lines` input format, one reported URL per line.
+//!
+//! Owns splitting the input into lines (`\n`, with a `\r` before it dropped) and turning each
+//! into a [`Row`] whose output is the bare result object. Every line is a row, blank ones
+//! included (they come out `invalid`), so the output has exactly as many lines as the input.
+//! Must not: trim or otherwise change the text handed to the pipeline; intake owns cleaning.
+
+use std::io::BufRead;
+
+use super::rows::{Event, Row, RowSource, Target, line_text, utf8};
+use super::{BatchError, Endpoint};
+
+/// Reads one URL per line.
+pub(crate) struct LineSource<R> {
+    reader: R,
+    input: Endpoint,
+    line: u64,
+    offset: u64,
+    buffer: Vec<u8>,
+}
+
+impl<R: BufRead> LineSource<R> {
+    /// Lines of `reader`, which is `input`.
+    pub(crate) fn new(reader: R, input: Endpoint) -> LineSource<R> {
+        LineSource {
+            reader,
+            input,
+            line: 0,
+            offset: 0,
+            buffer: Vec::new(),
+        }
+    }
+}
+
+impl<R: BufRead + Send> RowSource for LineSource<R> {
+    fn next_event(&mut self) -> Result<Option<Event>, BatchError> {
+        self.buffer.clear();
+        let read = self
+            .reader
+            .read_until(b'\n', &mut self.buffer)
+            .map_err(|source| BatchError::ReadInput {
+                input: self.input.clone(),
+                line: self.line + 1,
+                source,
+            })?;
+        if read == 0 {
+            return Ok(None);
+        }
+        self.line += 1;
+        self.offset += read as u64;
+        let text = line_text(&self.buffer);
+        let target = match utf8(text) {
+            Ok(url) => Target::Url(url.to_owned()),
+            Err(problem) => Target::Unusable {
+                input: String::from_utf8_lossy(text).into_owned(),
+                reason: format!("line {}: {problem}", self.line),
+            },
+        };
+        Ok(Some(Event::Row(Row {
+            number: self.line,
+            line: self.line,
+            end_offset: self.offset,
+            target,
+            prefix: Vec::new(),
+            suffix: b"\n".to_vec(),
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targets(input: &[u8]) -> Vec<Target> {
+        let mut source = LineSource::new(input, Endpoint::Stdin);
+        let mut targets = Vec::new();
+        while let Some(Event::Row(row)) = source.next_event().unwrap() {
+            targets.push(row.target);
+        }
+        targets
+    }
+
+    #[test]
+    fn every_line_is_a_row_blank_and_broken_ones_included() {
+        let url = |text: &str| Target::Url(text.to_owned());
+        assert_eq!(
+            targets(b"a.nl\r\n\n  \nb\xffc.nl\nlast.nl"),
+            [
+                url("a.nl"),
+                url(""),
+                url("  "),
+                Target::Unusable {
+                    input: "b\u{fffd}c.nl".to_owned(),
+                    reason: "line 4: not valid UTF-8 (byte 2 cannot be decoded)".to_owned(),
+                },
+                url("last.nl"),
+            ]
+        );
+        assert_eq!(targets(b""), []);
+        assert_eq!(targets(b"\n"), [url("")]);
+    }
+}

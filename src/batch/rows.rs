@@ -1,0 +1,178 @@
+//! Rows: what every input format turns its input into, and the thread that reads it.
+//!
+//! Owns [`Row`] (the URL to look up, or why there is none, plus the row's original bytes for the
+//! output), [`Event`], opening the input, and the reader thread that feeds rows through a
+//! bounded channel so that reading never runs more than a fixed number of rows ahead of the
+//! lookups. Must not: look anything up, or know how a result is written (see `output`).
+
+use std::io::{BufReader, Read};
+
+use tokio::sync::mpsc;
+
+use super::csv_rows::CsvSource;
+use super::jsonl_rows::JsonlSource;
+use super::line_rows::LineSource;
+use super::{BatchError, Endpoint, Plan};
+use crate::config::BatchFormat;
+
+/// Size of the read buffer on the input.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// What one row asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// Look up this text.
+    Url(String),
+    /// The row has no usable URL: its result is `invalid` with this reason.
+    Unusable {
+        /// The report text to show as the result's `input` (empty when there is none).
+        input: String,
+        /// Where and what the problem is, e.g. `line 4: not valid JSON: …`.
+        reason: String,
+    },
+}
+
+/// One input row, ready to be looked up and written back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Row {
+    /// The row's number among the data rows, from 1 (a CSV header is not counted).
+    pub(crate) number: u64,
+    /// The input line the row starts on, from 1.
+    pub(crate) line: u64,
+    /// Input bytes read up to the end of this row, for the progress bar.
+    pub(crate) end_offset: u64,
+    /// What to look up.
+    pub(crate) target: Target,
+    /// The output bytes that come before the result: the original row (CSV, JSONL).
+    pub(crate) prefix: Vec<u8>,
+    /// The output bytes that come after the result, ending with the record terminator.
+    pub(crate) suffix: Vec<u8>,
+}
+
+impl Row {
+    /// The bytes the row's output record starts with whatever the result: its prefix, or for
+    /// a bare result (format `lines`) the start of the result object, `{"input":…`.
+    pub(crate) fn output_start(&self) -> Vec<u8> {
+        if !self.prefix.is_empty() {
+            return self.prefix.clone();
+        }
+        let input = match &self.target {
+            Target::Url(url) => url,
+            Target::Unusable { input, .. } => input,
+        };
+        let mut start = b"{\"input\":".to_vec();
+        // Serialising a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut start, input);
+        start
+    }
+}
+
+/// What the reader produces, in input order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// The complete CSV header line of the output (original header plus result columns).
+    Header(Vec<u8>),
+    /// A row.
+    Row(Row),
+}
+
+/// A format's reader: the next event, or `None` at the end of the input.
+pub(crate) trait RowSource: Send {
+    /// Reads the next event.
+    ///
+    /// # Errors
+    ///
+    /// [`BatchError::ReadInput`] and, for CSV, [`BatchError::NoUrlColumn`].
+    fn next_event(&mut self) -> Result<Option<Event>, BatchError>;
+}
+
+/// Opens the input of `plan` with the reader of its format.
+///
+/// # Errors
+///
+/// [`BatchError::OpenInput`] when the file cannot be opened.
+pub(crate) fn open(plan: &Plan) -> Result<Box<dyn RowSource>, BatchError> {
+    let raw: Box<dyn Read + Send> = match &plan.input {
+        Endpoint::File(path) => {
+            Box::new(
+                std::fs::File::open(path).map_err(|source| BatchError::OpenInput {
+                    input: plan.input.clone(),
+                    source,
+                })?,
+            )
+        }
+        _ => Box::new(std::io::stdin()),
+    };
+    Ok(match plan.format {
+        BatchFormat::Csv => Box::new(CsvSource::new(
+            raw,
+            plan.delimiter,
+            &plan.url_column,
+            plan.input.clone(),
+        )),
+        BatchFormat::Jsonl => Box::new(JsonlSource::new(
+            BufReader::with_capacity(READ_BUFFER, raw),
+            &plan.url_column,
+            plan.input.clone(),
+        )),
+        BatchFormat::Lines => Box::new(LineSource::new(
+            BufReader::with_capacity(READ_BUFFER, raw),
+            plan.input.clone(),
+        )),
+    })
+}
+
+/// Reads `source` on a thread of its own into a channel of `capacity` events. The thread ends
+/// at the end of the input, after an error (sent as the last item), or when the receiver is
+/// dropped. It is a plain thread rather than a blocking task so that a read blocked on a
+/// terminal or pipe never holds up the process's exit.
+pub(crate) fn spawn_reader(
+    mut source: Box<dyn RowSource>,
+    input: Endpoint,
+    capacity: usize,
+) -> mpsc::Receiver<Result<Event, BatchError>> {
+    let (sender, receiver) = mpsc::channel(capacity.max(1));
+    let spawned = std::thread::Builder::new()
+        .name("hostloc-batch-reader".to_owned())
+        .spawn({
+            let sender = sender.clone();
+            move || {
+                loop {
+                    let event = source.next_event();
+                    let last = !matches!(event, Ok(Some(_)));
+                    let Some(event) = event.transpose() else {
+                        return;
+                    };
+                    if sender.blocking_send(event).is_err() || last {
+                        return;
+                    }
+                }
+            }
+        });
+    if let Err(source) = spawned {
+        // Without a thread there is no input; say so in order, as the only item.
+        let _ = sender.try_send(Err(BatchError::ReadInput {
+            input,
+            line: 0,
+            source,
+        }));
+    }
+    receiver
+}
+
+/// Splits one line read with `read_until(b'\n')` from its terminator: the text without `\n`
+/// and a `\r` before it.
+pub(crate) fn line_text(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Decodes a line or cell as UTF-8, or says where it stops being UTF-8.
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(bytes).map_err(|error| {
+        format!(
+            "not valid UTF-8 (byte {} cannot be decoded)",
+            error.valid_up_to() + 1
+        )
+    })
+}
