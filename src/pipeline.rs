@@ -158,6 +158,12 @@ impl Pipeline {
         &self.inner.dns
     }
 
+    /// The files [`Pipeline::reload`] re-reads (for watching them); `None` when the data did
+    /// not come from files.
+    pub fn data_paths(&self) -> Option<&DataPaths> {
+        self.inner.paths.as_ref()
+    }
+
     /// Re-reads the data files and swaps them in at once. On failure the current set stays.
     ///
     /// # Errors
