@@ -1,0 +1,207 @@
+//! HTTP errors: the one place where a failure becomes a status code and a `{"error": "..."}`
+//! body.
+//!
+//! Owns [`ApiError`] and its [`IntoResponse`]: 4xx answers say what was wrong with the request;
+//! 5xx answers are generic and their detail goes to the log only, except where the client is
+//! the operator (a failed `/admin/reload` names the file to fix) or the cause is load (503 with
+//! `Retry-After`, 504). It must not look at lookups: a lookup never fails, its problems are
+//! verdicts and reasons in a 200 answer.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::reload::ReloadError;
+
+/// Seconds a shed client is asked to wait before retrying (`Retry-After`).
+pub(crate) const RETRY_AFTER_SECONDS: u64 = 1;
+
+/// The body of every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, in one sentence.
+    pub error: String,
+}
+
+/// Why a request got no regular answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// The query string could not be read (e.g. `url` is missing).
+    #[error("{}", .0.body_text())]
+    Query(#[from] QueryRejection),
+    /// The JSON body is missing, malformed, of the wrong shape or too large.
+    #[error("{}", .0.body_text())]
+    Json(#[from] JsonRejection),
+    /// A path parameter could not be read.
+    #[error("{}", .0.body_text())]
+    Path(#[from] PathRejection),
+    /// `/v1/ip/{ip}` got something that is not an IP address.
+    #[error("{input:?} is not an IP address (expected IPv4, IPv6 or [IPv6])")]
+    BadIp {
+        /// What was given, shortened.
+        input: String,
+    },
+    /// More URLs in one `POST /v1/lookup` than allowed.
+    #[error("too many URLs: {given} in one request, at most {limit} are accepted; split the batch")]
+    TooManyUrls {
+        /// How many were sent.
+        given: usize,
+        /// The configured maximum.
+        limit: usize,
+    },
+    /// An API token is configured and the request did not present it.
+    #[error("this endpoint needs the header `Authorization: Bearer <token>` with the API token")]
+    Unauthorized,
+    /// No API token is configured and an admin request came from a non-loopback address.
+    #[error("the admin API answers only loopback clients unless an API token is configured")]
+    AdminNotLoopback,
+    /// No route has this path.
+    #[error("no such endpoint; see /openapi.json")]
+    NotFound,
+    /// The path exists, the method does not.
+    #[error("method not allowed for this endpoint; see /openapi.json")]
+    MethodNotAllowed,
+    /// The concurrency limit is reached; the request was refused without being queued.
+    #[error(
+        "the server is at its limit of concurrent requests; retry after {RETRY_AFTER_SECONDS} s"
+    )]
+    Overloaded,
+    /// The request took longer than the request timeout.
+    #[error("the request did not finish within {}", humantime::format_duration(*.0))]
+    Timeout(Duration),
+    /// A reload was asked for and failed; the old data is still served.
+    #[error("reload failed, still serving the data loaded before: {0}")]
+    Reload(#[from] ReloadError),
+    /// A bug or an unexpected failure; the detail is logged, not answered.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// `/v1/ip/{ip}` got `input`; keeps the echo short.
+    pub(crate) fn bad_ip(input: &str) -> ApiError {
+        const MAX: usize = 64;
+        let input = match input.char_indices().nth(MAX) {
+            Some((cut, _)) => format!("{}…", &input[..cut]),
+            None => input.to_owned(),
+        };
+        ApiError::BadIp { input }
+    }
+
+    /// The status code of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Query(rejection) => rejection.status(),
+            // axum answers 422 for JSON of the wrong shape; for this API any JSON that is not
+            // the documented request is simply a bad request.
+            ApiError::Json(rejection) if rejection.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Json(rejection) => rejection.status(),
+            ApiError::Path(rejection) => rejection.status(),
+            ApiError::BadIp { .. } => StatusCode::BAD_REQUEST,
+            ApiError::TooManyUrls { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::AdminNotLoopback => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Reload(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message the client sees: the error itself, except for unexpected server errors.
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::Reload(_) | ApiError::Overloaded | ApiError::Timeout(_) => self.to_string(),
+            _ if self.status().is_server_error() => "internal server error".to_owned(),
+            _ => self.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() && !matches!(self, ApiError::Overloaded | ApiError::Timeout(_))
+        {
+            // Reload failures are logged where they happen (reload.rs), with their trigger.
+            if !matches!(self, ApiError::Reload(_)) {
+                tracing::error!(error = %self, status = status.as_u16(), "request failed");
+            }
+        }
+        let body = ErrorBody {
+            error: self.public_message(),
+        };
+        let mut response = (status, Json(body)).into_response();
+        match self {
+            ApiError::Overloaded => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            }
+            ApiError::Unauthorized => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(error: ApiError, status: StatusCode, message: &str) {
+        assert_eq!(error.status(), status, "{error:?}");
+        assert_eq!(error.public_message(), message, "{error:?}");
+    }
+
+    #[test]
+    fn client_errors_explain_and_server_errors_do_not() {
+        check(
+            ApiError::bad_ip("nope"),
+            StatusCode::BAD_REQUEST,
+            "\"nope\" is not an IP address (expected IPv4, IPv6 or [IPv6])",
+        );
+        check(
+            ApiError::TooManyUrls { given: 3, limit: 2 },
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too many URLs: 3 in one request, at most 2 are accepted; split the batch",
+        );
+        check(
+            ApiError::Internal("secret detail".to_owned()),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal server error",
+        );
+        check(
+            ApiError::Timeout(Duration::from_secs(30)),
+            StatusCode::GATEWAY_TIMEOUT,
+            "the request did not finish within 30s",
+        );
+    }
+
+    #[test]
+    fn long_inputs_are_shortened_in_the_echo() {
+        let ApiError::BadIp { input } = ApiError::bad_ip(&"x".repeat(1000)) else {
+            unreachable!("bad_ip builds BadIp");
+        };
+        assert_eq!(input.chars().count(), 65);
+    }
+
+    #[test]
+    fn shed_requests_are_told_when_to_retry() {
+        let response = ApiError::Overloaded.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+}

@@ -1,0 +1,151 @@
+//! Prometheus metrics: the recorder and what `/metrics` reports.
+//!
+//! Owns the process-wide Prometheus recorder (installed once, whatever the number of servers in
+//! the process), the descriptions of hostloc's metrics, and the gauges computed when `/metrics`
+//! is scraped (database build time and age, DNS cache size, requests in flight). Counters are
+//! incremented where things happen: the pipeline (verdicts, DNS), `observe.rs` (requests),
+//! `reload.rs` (reloads), `limits.rs` (shed requests). This module decides nothing else.
+
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use metrics::{describe_counter, describe_gauge, describe_histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use super::AppState;
+use super::reload::ReloadTrigger;
+use crate::geoip::unix_seconds;
+use crate::resolve::DnsOutcome;
+use crate::verdict::Verdict;
+
+/// The request latency histogram.
+pub(crate) const REQUEST_DURATION: &str = "hostloc_http_request_duration_seconds";
+
+/// Bucket bounds of [`REQUEST_DURATION`], seconds: a cached lookup takes well under a
+/// millisecond, a DNS timeout several seconds, a large batch longer.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process's Prometheus handle, installing the recorder on first use.
+pub(crate) fn handle() -> PrometheusHandle {
+    HANDLE.get_or_init(install).clone()
+}
+
+fn install() -> PrometheusHandle {
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_owned()), LATENCY_BUCKETS)
+        .unwrap_or_else(|_| PrometheusBuilder::new());
+    let recorder = builder.build_recorder();
+    let handle = recorder.handle();
+    if let Err(error) = metrics::set_global_recorder(recorder) {
+        tracing::warn!(
+            error = %error,
+            "another metrics recorder is installed; /metrics will show only server gauges"
+        );
+    }
+    describe();
+    register_series();
+    handle
+}
+
+fn describe() {
+    describe_counter!(
+        "hostloc_http_requests_total",
+        "HTTP requests answered, by method, route template and status"
+    );
+    describe_histogram!(
+        REQUEST_DURATION,
+        metrics::Unit::Seconds,
+        "Time to answer an HTTP request, by method and route template"
+    );
+    describe_counter!(
+        "hostloc_http_requests_shed_total",
+        "Requests refused with 503 because the concurrency limit was reached"
+    );
+    describe_gauge!(
+        "hostloc_http_requests_in_flight",
+        "Requests being handled now (those under the concurrency limit)"
+    );
+    describe_counter!("hostloc_verdicts_total", "Lookups answered, by verdict");
+    describe_counter!(
+        "hostloc_dns_cache_total",
+        "DNS cache lookups, by result (hit or miss)"
+    );
+    describe_gauge!("hostloc_dns_cache_entries", "Hosts held in the DNS cache");
+    describe_counter!(
+        "hostloc_dns_outcomes_total",
+        "DNS resolutions made (cache misses), by outcome"
+    );
+    describe_gauge!(
+        "hostloc_database_build_timestamp_seconds",
+        metrics::Unit::Seconds,
+        "Build time of each database in use (Unix time), by role"
+    );
+    describe_gauge!(
+        "hostloc_database_age_seconds",
+        metrics::Unit::Seconds,
+        "Age of each database in use by its build time, by role"
+    );
+    describe_gauge!(
+        "hostloc_data_loaded_timestamp_seconds",
+        metrics::Unit::Seconds,
+        "When the data in use was loaded (Unix time)"
+    );
+    describe_gauge!(
+        "hostloc_networks_entries",
+        "Rows of the CDN / reverse-proxy networks file in use"
+    );
+    describe_counter!(
+        "hostloc_reloads_total",
+        "Data reloads, by result (ok or error) and trigger (http, signal, watch)"
+    );
+}
+
+/// Creates the labelled counters at zero, so that dashboards and alerts see every series
+/// (a reload failure or a verdict) before its first occurrence.
+fn register_series() {
+    for trigger in ReloadTrigger::ALL {
+        for result in ["ok", "error"] {
+            metrics::counter!("hostloc_reloads_total", "result" => result,
+                "trigger" => trigger.as_str())
+            .increment(0);
+        }
+    }
+    for verdict in Verdict::ALL {
+        metrics::counter!("hostloc_verdicts_total", "verdict" => verdict.as_str()).increment(0);
+    }
+    for result in ["hit", "miss"] {
+        metrics::counter!("hostloc_dns_cache_total", "result" => result).increment(0);
+    }
+    for outcome in DnsOutcome::ALL {
+        metrics::counter!("hostloc_dns_outcomes_total", "outcome" => outcome.as_str()).increment(0);
+    }
+    metrics::counter!("hostloc_http_requests_shed_total").increment(0);
+}
+
+/// Sets the gauges that describe `state` now and renders every metric as Prometheus text.
+pub(crate) fn render(state: &AppState) -> String {
+    let data = state.pipeline.data();
+    let now = SystemTime::now();
+    for (role, database) in data.geo.databases() {
+        let Some(built) = database.built() else {
+            continue;
+        };
+        let role = role.to_string();
+        metrics::gauge!("hostloc_database_build_timestamp_seconds", "role" => role.clone())
+            .set(unix_seconds(built));
+        let age = now
+            .duration_since(built)
+            .map_or(0.0, |age| age.as_secs_f64());
+        metrics::gauge!("hostloc_database_age_seconds", "role" => role).set(age);
+    }
+    metrics::gauge!("hostloc_data_loaded_timestamp_seconds").set(unix_seconds(data.loaded_at));
+    metrics::gauge!("hostloc_networks_entries").set(data.networks.len() as f64);
+    metrics::gauge!("hostloc_dns_cache_entries")
+        .set(state.pipeline.dns_cache().entry_count() as f64);
+    metrics::gauge!("hostloc_http_requests_in_flight").set(state.requests_in_flight() as f64);
+    state.metrics.render()
+}

@@ -1,0 +1,188 @@
+//! Hot reload of the data set: on `POST /admin/reload`, on SIGHUP, and (optionally) when the
+//! files change.
+//!
+//! Owns when and how often [`Pipeline::reload`] runs: one reload at a time, off the async
+//! threads, each one logged and counted in `hostloc_reloads_total{result, trigger}`. Swapping
+//! the data atomically, and keeping the old set when the new one cannot be read, is the
+//! pipeline's job, not this module's: requests in flight finish on the set they started with.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::signal::unix::Signal;
+
+use crate::pipeline::{DataError, DataPaths, DataSet, Pipeline};
+use crate::report::rfc3339;
+
+/// What asked for a reload (a label of `hostloc_reloads_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReloadTrigger {
+    /// `POST /admin/reload`.
+    Http,
+    /// SIGHUP.
+    Signal,
+    /// `--watch-interval` saw a file change.
+    Watch,
+}
+
+impl ReloadTrigger {
+    /// Every trigger, for registering the metric's series up front.
+    pub(crate) const ALL: [ReloadTrigger; 3] = [
+        ReloadTrigger::Http,
+        ReloadTrigger::Signal,
+        ReloadTrigger::Watch,
+    ];
+
+    /// The metric label.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ReloadTrigger::Http => "http",
+            ReloadTrigger::Signal => "signal",
+            ReloadTrigger::Watch => "watch",
+        }
+    }
+}
+
+/// Why a reload did not happen. The data served before is still served.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReloadError {
+    /// A file could not be used; the message names it.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The server is shutting down and the reload was cancelled.
+    #[error("the reload was cancelled because the server is shutting down")]
+    Cancelled,
+}
+
+impl ReloadError {
+    /// A stable short name for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReloadError::Data(error) => error.kind(),
+            ReloadError::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Runs reloads of one pipeline, one at a time. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Reloader {
+    pipeline: Pipeline,
+    one_at_a_time: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Reloader {
+    /// A reloader for `pipeline`.
+    pub(crate) fn new(pipeline: Pipeline) -> Reloader {
+        Reloader {
+            pipeline,
+            one_at_a_time: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// Re-reads the data files and swaps them in; logs and counts the outcome.
+    ///
+    /// # Errors
+    ///
+    /// [`ReloadError`] naming the file that could not be used; the old data stays.
+    pub(crate) async fn reload(&self, trigger: ReloadTrigger) -> Result<Arc<DataSet>, ReloadError> {
+        let _turn = self.one_at_a_time.lock().await;
+        let serving_since = self.pipeline.data().loaded_at;
+        let pipeline = self.pipeline.clone();
+        // Reading and checking the databases is blocking file I/O plus hashing.
+        let outcome = match tokio::task::spawn_blocking(move || pipeline.reload()).await {
+            Ok(result) => result.map_err(ReloadError::from),
+            Err(join_error) if join_error.is_panic() => {
+                std::panic::resume_unwind(join_error.into_panic())
+            }
+            Err(_) => Err(ReloadError::Cancelled),
+        };
+        let result = if outcome.is_ok() { "ok" } else { "error" };
+        metrics::counter!("hostloc_reloads_total", "result" => result, "trigger" => trigger.as_str())
+            .increment(1);
+        match &outcome {
+            Ok(data) => {
+                let databases: Vec<String> = data
+                    .geo
+                    .infos()
+                    .iter()
+                    .map(|info| {
+                        format!(
+                            "{} {} built {}",
+                            info.role,
+                            info.file,
+                            info.built.as_deref().unwrap_or("unknown")
+                        )
+                    })
+                    .collect();
+                tracing::info!(
+                    trigger = trigger.as_str(),
+                    databases = %databases.join(", "),
+                    networks = data.networks.len(),
+                    "reloaded the data"
+                );
+            }
+            Err(error) => tracing::error!(
+                trigger = trigger.as_str(),
+                kind = error.kind(),
+                error = %error,
+                serving_since = %rfc3339(serving_since),
+                "reload failed; still serving the data loaded before"
+            ),
+        }
+        outcome
+    }
+}
+
+/// Reloads on every SIGHUP until the signal stream ends.
+pub(crate) async fn reload_on_hangup(reloader: Reloader, mut hangup: Signal) {
+    while hangup.recv().await.is_some() {
+        // The outcome is logged and counted by `reload`.
+        let _ = reloader.reload(ReloadTrigger::Signal).await;
+    }
+}
+
+/// Looks at the data files every `interval` and reloads when any changed (size, modification
+/// time, or presence) since `seen`. A file replaced while it was being read fails that reload
+/// and is picked up at the next look, when it has changed again; a file that stays broken is not
+/// retried.
+pub(crate) async fn watch_files(
+    reloader: Reloader,
+    paths: DataPaths,
+    interval: Duration,
+    mut seen: Fingerprint,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let paths = paths.clone();
+        // Three `stat` calls, but on a network file system even those may block.
+        let Ok(now) = tokio::task::spawn_blocking(move || fingerprint(&paths)).await else {
+            return;
+        };
+        if now != seen {
+            seen = now;
+            tracing::info!("a data file changed; reloading");
+            let _ = reloader.reload(ReloadTrigger::Watch).await;
+        }
+    }
+}
+
+/// What the watcher compares: per file, its size and modification time, or that it is missing.
+pub(crate) type Fingerprint = [Option<(u64, Option<SystemTime>)>; 3];
+
+/// The fingerprint of the data files now.
+pub(crate) fn fingerprint(paths: &DataPaths) -> Fingerprint {
+    let one = |path: &std::path::Path| {
+        let metadata = std::fs::metadata(path).ok()?;
+        Some((metadata.len(), metadata.modified().ok()))
+    };
+    [
+        one(&paths.country_db),
+        one(&paths.asn_db),
+        one(&paths.networks),
+    ]
+}

@@ -1,0 +1,330 @@
+//! The handlers of the HTTP API and their request and response types.
+//!
+//! Owns the mapping from HTTP to the pipeline: read the request, call [`Pipeline::lookup`] /
+//! [`Pipeline::locate_ip`] / a reload, and answer with the [`Report`] exactly as the CLI prints
+//! it. Handlers must not parse reported URLs, resolve, judge, or build result JSON themselves;
+//! the only parsing here is of the request's own shape (a query parameter, an IP path segment).
+//!
+//! [`Pipeline::lookup`]: crate::Pipeline::lookup
+//! [`Pipeline::locate_ip`]: crate::Pipeline::locate_ip
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::reload::ReloadTrigger;
+use crate::geoip::DatabaseInfo;
+use crate::report::{AddressReport, Report, rfc3339};
+
+/// Query of `GET /v1/lookup`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LookupQuery {
+    /// The reported URL, as received (defanged, messy and partial forms are fine).
+    url: String,
+}
+
+/// Body of `POST /v1/lookup`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct LookupRequest {
+    /// The reported URLs, as received; at most `--max-batch-urls` (default 1000).
+    pub(crate) urls: Vec<String>,
+}
+
+/// Answer of `POST /v1/lookup`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct LookupResults {
+    /// One result per URL, in the order of the request.
+    pub(crate) results: Vec<Report>,
+}
+
+/// Answer of `GET /healthz`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// Always `ok`.
+    pub(crate) status: &'static str,
+}
+
+/// Answer of `GET /readyz`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Readiness {
+    /// `ready` or `not_ready`.
+    pub(crate) status: &'static str,
+    /// Why the server is not ready; absent when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
+    /// When the data in use was loaded, RFC 3339 UTC.
+    pub(crate) loaded_at: String,
+    /// Age of the oldest database by its build time, seconds.
+    pub(crate) data_age_seconds: Option<u64>,
+    /// The configured maximum age (`--max-data-age`), seconds; null when there is none.
+    pub(crate) max_data_age_seconds: Option<u64>,
+    /// The databases in use.
+    pub(crate) databases: Vec<DatabaseInfo>,
+}
+
+/// Answer of a successful `POST /admin/reload`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Reloaded {
+    /// Always `reloaded`.
+    pub(crate) status: &'static str,
+    /// When the new data was loaded, RFC 3339 UTC.
+    pub(crate) loaded_at: String,
+    /// The databases now in use.
+    pub(crate) databases: Vec<DatabaseInfo>,
+    /// Rows of the networks file now in use.
+    pub(crate) networks: usize,
+}
+
+/// Look up one reported URL.
+///
+/// An input without a usable host is still answered, with the verdict `invalid`.
+#[utoipa::path(
+    get,
+    path = "/v1/lookup",
+    tag = "lookup",
+    params(LookupQuery),
+    security((), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The result, whatever its verdict", body = Report),
+        (status = 400, description = "The `url` parameter is missing", body = ErrorBody),
+        (status = 401, description = "An API token is configured and was not presented", body = ErrorBody),
+        (status = 503, description = "Too many requests in flight; retry after `Retry-After`", body = ErrorBody),
+        (status = 504, description = "The request timeout was reached", body = ErrorBody),
+    )
+)]
+pub(crate) async fn lookup_one(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<LookupQuery>,
+) -> Json<Report> {
+    Json(state.pipeline.lookup(&query.url).await)
+}
+
+/// Look up many reported URLs; the results come in the order of the request.
+#[utoipa::path(
+    post,
+    path = "/v1/lookup",
+    tag = "lookup",
+    request_body = LookupRequest,
+    security((), ("api_token" = [])),
+    responses(
+        (status = 200, description = "One result per URL, in order", body = LookupResults),
+        (status = 400, description = "The body is not JSON of the form {\"urls\": [...]}", body = ErrorBody),
+        (status = 401, description = "An API token is configured and was not presented", body = ErrorBody),
+        (status = 413, description = "The body is over `--max-body-bytes`, or has more URLs than `--max-batch-urls`", body = ErrorBody),
+        (status = 415, description = "The Content-Type is not application/json", body = ErrorBody),
+        (status = 503, description = "Too many requests in flight; retry after `Retry-After`", body = ErrorBody),
+        (status = 504, description = "The request timeout was reached", body = ErrorBody),
+    )
+)]
+pub(crate) async fn lookup_many(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<LookupRequest>,
+) -> Result<Json<LookupResults>, ApiError> {
+    let limit = state.settings.max_batch_urls;
+    if request.urls.len() > limit {
+        return Err(ApiError::TooManyUrls {
+            given: request.urls.len(),
+            limit,
+        });
+    }
+    let results = futures::stream::iter(request.urls)
+        .map(|url| {
+            let pipeline = state.pipeline.clone();
+            async move { pipeline.lookup(&url).await }
+        })
+        .buffered(state.settings.concurrency)
+        .collect()
+        .await;
+    Ok(Json(LookupResults { results }))
+}
+
+/// What the databases and the networks file say about one address.
+#[utoipa::path(
+    get,
+    path = "/v1/ip/{ip}",
+    tag = "lookup",
+    params(("ip" = String, Path, description = "IPv4 or IPv6 address; IPv6 may be in brackets")),
+    security((), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The address", body = AddressReport),
+        (status = 400, description = "Not an IP address", body = ErrorBody),
+        (status = 401, description = "An API token is configured and was not presented", body = ErrorBody),
+        (status = 503, description = "Too many requests in flight; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
+pub(crate) async fn locate_ip(
+    State(state): State<AppState>,
+    ApiPath(text): ApiPath<String>,
+) -> Result<Json<AddressReport>, ApiError> {
+    // Brackets are how IPv6 is written in URLs; they never hold IPv4.
+    let ip = match text
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+    {
+        Some(bracketed) => bracketed.parse::<Ipv6Addr>().map(IpAddr::V6),
+        None => text.parse::<IpAddr>(),
+    };
+    let ip = ip.map_err(|_| ApiError::bad_ip(&text))?;
+    Ok(Json(state.pipeline.locate_ip(ip)))
+}
+
+/// The process is alive.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "Alive", body = Health))
+)]
+pub(crate) async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// The data is loaded and not older than `--max-data-age`.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "A database is older than the maximum age", body = Readiness),
+    )
+)]
+pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let data = state.pipeline.data();
+    let max_age = state.pipeline.settings().max_data_age;
+    let now = SystemTime::now();
+    let stale: Vec<String> = data
+        .geo
+        .databases()
+        .into_iter()
+        .filter_map(|(role, database)| {
+            let age = now.duration_since(database.built()?).ok()?;
+            let limit = max_age?;
+            (age > limit).then(|| {
+                format!(
+                    "the {role} database {} was built {} days ago, more than the maximum \
+                     age of {} (--max-data-age)",
+                    database.info(role).file,
+                    age.as_secs() / 86_400,
+                    readable_age(limit)
+                )
+            })
+        })
+        .collect();
+    let readiness = Readiness {
+        status: if stale.is_empty() {
+            "ready"
+        } else {
+            "not_ready"
+        },
+        error: (!stale.is_empty()).then(|| stale.join("; ")),
+        loaded_at: rfc3339(data.loaded_at),
+        data_age_seconds: data.age().map(|age| age.as_secs()),
+        max_data_age_seconds: max_age.map(|age| age.as_secs()),
+        databases: data.geo.infos(),
+    };
+    let status = if stale.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(readiness))
+}
+
+/// A maximum age as an operator would write it: whole days as days, anything else exactly.
+fn readable_age(age: Duration) -> String {
+    const DAY: u64 = 86_400;
+    match age.as_secs() {
+        seconds if seconds >= DAY && seconds % DAY == 0 && age.subsec_nanos() == 0 => {
+            format!("{} days", seconds / DAY)
+        }
+        _ => humantime::format_duration(age).to_string(),
+    }
+}
+
+/// Prometheus metrics, text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"))
+)]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        super::prometheus::render(&state),
+    )
+        .into_response()
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 description of this API", content_type = "application/json"))
+)]
+pub(crate) async fn openapi() -> Response {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    let document = DOCUMENT.get_or_init(|| {
+        use utoipa::OpenApi;
+        super::openapi::ApiDoc::openapi()
+            .to_json()
+            .unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        document.clone(),
+    )
+        .into_response()
+}
+
+/// Re-read the databases and the networks file and swap them in at once.
+///
+/// Requests in flight finish on the old data. When a file cannot be used, the old data stays in
+/// use and the answer names the file.
+#[utoipa::path(
+    post,
+    path = "/admin/reload",
+    tag = "operations",
+    security((), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The new data is in use", body = Reloaded),
+        (status = 401, description = "An API token is configured and was not presented", body = ErrorBody),
+        (status = 403, description = "No API token is configured and the client is not on loopback", body = ErrorBody),
+        (status = 500, description = "A file could not be used; the old data is still served", body = ErrorBody),
+    )
+)]
+pub(crate) async fn reload(State(state): State<AppState>) -> Result<Json<Reloaded>, ApiError> {
+    let data = state.reloader.reload(ReloadTrigger::Http).await?;
+    Ok(Json(Reloaded {
+        status: "reloaded",
+        loaded_at: rfc3339(data.loaded_at),
+        databases: data.geo.infos(),
+        networks: data.networks.len(),
+    }))
+}
+
+/// Answers a path no route has.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+/// Answers a method a route does not have (axum adds the `Allow` header).
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
