@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench --locked --bench pipeline -- "${1:-}" >&2
-python3 - <<'PY'
-import json, pathlib
-root = pathlib.Path("target/criterion")
+TARGET_DIR="${CARGO_TARGET_DIR:-target}" python3 - <<'PY'
+import json, os, pathlib
+root = pathlib.Path(os.environ["TARGET_DIR"]) / "criterion"
 def mean_ns(group, name):
     path = root / group / name / "new" / "estimates.json"
     return json.loads(path.read_text())["mean"]["point_estimate"] if path.exists() else None

@@ -4,6 +4,7 @@ mod support;
 
 mod batch_cli;
 mod conformance;
+mod data_cli;
 mod http_api;
 mod lookup_cli;
 mod pipeline_dns;

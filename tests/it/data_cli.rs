@@ -1,0 +1,160 @@
+//! `hostloc data`: building the ASN database from CSV, and sanity of the bundled data files.
+
+use std::path::Path;
+
+use hostloc::geoip::{Database, DatabaseRole};
+use hostloc::networks::CdnNetworks;
+
+use crate::support;
+
+#[test]
+fn import_asn_builds_a_geolite2_asn_layout_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let ipv4 = dir.path().join("asn-ipv4.csv");
+    let ipv6 = dir.path().join("asn-ipv6.csv");
+    std::fs::write(
+        &ipv4,
+        "1.0.0.0,1.0.0.255,13335,\"Cloudflare, Inc.\"\n\
+         95.211.0.0,95.211.255.255,60781,LeaseWeb Netherlands B.V.\n\
+         10.0.0.0,10.255.255.255,0,unrouted\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &ipv6,
+        "2a00:c98::,2a00:c98:ffff:ffff:ffff:ffff:ffff:ffff,60781,LeaseWeb Netherlands B.V.\n\
+         2002::,2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff,6939,6to4 relay\n",
+    )
+    .unwrap();
+    let output_path = dir.path().join("asn.mmdb");
+    let output = support::hostloc_bare()
+        .args(["data", "import-asn"])
+        .arg(&ipv4)
+        .arg(&ipv6)
+        .arg("--output")
+        .arg(&output_path)
+        .args(["--built", "2026-06-17T19:00:00Z"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("3 ranges; skipped 1 unrouted and 1 in 6to4/Teredo space"),
+        "{stderr}"
+    );
+
+    let database = Database::open(&output_path, DatabaseRole::Asn).unwrap();
+    let info = database.info(DatabaseRole::Asn);
+    assert_eq!(info.database_type, "ip-location-db-ASN");
+    assert_eq!(info.built.as_deref(), Some("2026-06-17T19:00:00Z"));
+    // Any MaxMind reader sees the GeoLite2-ASN layout.
+    let reader = maxminddb::Reader::open_readfile(&output_path).unwrap();
+    let record: maxminddb::geoip2::Asn = reader
+        .lookup("1.0.0.7".parse().unwrap())
+        .unwrap()
+        .decode()
+        .unwrap()
+        .expect("a record");
+    assert_eq!(record.autonomous_system_number, Some(13335));
+    assert_eq!(
+        record.autonomous_system_organization,
+        Some("Cloudflare, Inc.")
+    );
+    for (ip, asn) in [
+        ("95.211.4.4", Some(60781)),
+        ("2a00:c98::1", Some(60781)),
+        ("10.1.1.1", None),
+    ] {
+        let found = reader.lookup(ip.parse().unwrap()).unwrap();
+        let record: Option<maxminddb::geoip2::Asn> = found.decode().unwrap();
+        assert_eq!(record.and_then(|r| r.autonomous_system_number), asn, "{ip}");
+    }
+}
+
+#[test]
+fn import_asn_names_the_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(&csv, "1.0.0.0,1.0.0.255,13335,ok\n1.0.1.0,not-an-ip,1,x\n").unwrap();
+    let output = support::hostloc_bare()
+        .args(["data", "import-asn"])
+        .arg(&csv)
+        .arg("--output")
+        .arg(dir.path().join("out.mmdb"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("bad.csv, line 2") && stderr.contains("not-an-ip"),
+        "{stderr}"
+    );
+}
+
+/// Guards against edits of the bundled files that would mislead analysts.
+#[test]
+fn bundled_networks_list_cloudflare_and_not_dutch_hosters() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let networks = CdnNetworks::load(&data.join("networks.csv")).expect("bundled networks load");
+    assert_eq!(networks.provider_for_asn(13335), Some("Cloudflare"));
+    for range in [
+        "173.245.48.0",
+        "103.21.244.0",
+        "103.22.200.0",
+        "103.31.4.0",
+        "141.101.64.0",
+        "108.162.192.0",
+        "190.93.240.0",
+        "188.114.96.0",
+        "197.234.240.0",
+        "198.41.128.0",
+        "162.158.0.0",
+        "104.16.0.0",
+        "104.24.0.0",
+        "172.64.0.0",
+        "131.0.72.0",
+        "2400:cb00::",
+        "2606:4700::",
+        "2803:f800::",
+        "2405:b500::",
+        "2405:8100::",
+        "2a06:98c0::",
+        "2c0f:f248::",
+    ] {
+        assert_eq!(
+            networks.provider_for_ip(range.parse().unwrap()),
+            Some("Cloudflare"),
+            "Cloudflare's published range at {range}"
+        );
+    }
+    // Leaseweb hosting (AS60781, AS16265) and Voxility are hosters, not CDNs.
+    for hoster in [60781, 16265, 3223, 24940] {
+        assert_eq!(networks.provider_for_asn(hoster), None, "AS{hoster}");
+    }
+    assert_eq!(
+        networks.provider_for_name("d111111abcdef8.cloudfront.net"),
+        Some("Amazon CloudFront")
+    );
+    assert_eq!(networks.provider_for_name("example.nl"), None);
+}
+
+#[test]
+fn data_info_shows_what_is_loaded() {
+    let world = support::TestWorld::new();
+    let output = support::hostloc(&world, "127.0.0.1:9".parse().unwrap())
+        .args(["data", "info"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("GeoIP2-Country") && stdout.contains("GeoLite2-ASN"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("built 2026-06-01T00:00:00Z"), "{stdout}");
+    assert!(stdout.contains("networks 6 rows, 2 providers"), "{stdout}");
+}
