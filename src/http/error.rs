@@ -116,30 +116,34 @@ impl ApiError {
         }
     }
 
+    /// Whether this is an unexpected server error, whose detail is for the log only.
+    fn is_hidden(&self) -> bool {
+        self.status().is_server_error()
+            && !matches!(
+                self,
+                ApiError::Reload(_) | ApiError::Overloaded | ApiError::Timeout(_)
+            )
+    }
+
     /// The message the client sees: the error itself, except for unexpected server errors.
     fn public_message(&self) -> String {
-        match self {
-            ApiError::Reload(_) | ApiError::Overloaded | ApiError::Timeout(_) => self.to_string(),
-            _ if self.status().is_server_error() => "internal server error".to_owned(),
-            _ => self.to_string(),
+        if self.is_hidden() {
+            "internal server error".to_owned()
+        } else {
+            self.to_string()
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        if status.is_server_error() && !matches!(self, ApiError::Overloaded | ApiError::Timeout(_))
-        {
-            // Reload failures are logged where they happen (reload.rs), with their trigger.
-            if !matches!(self, ApiError::Reload(_)) {
-                tracing::error!(error = %self, status = status.as_u16(), "request failed");
-            }
+        if self.is_hidden() {
+            tracing::error!(error = %self, "request failed");
         }
         let body = ErrorBody {
             error: self.public_message(),
         };
-        let mut response = (status, Json(body)).into_response();
+        let mut response = (self.status(), Json(body)).into_response();
         match self {
             ApiError::Overloaded => {
                 response

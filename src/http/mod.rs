@@ -35,7 +35,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -159,6 +158,9 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// The bound socket's address cannot be read.
+    #[error("cannot read the address of the listening socket: {0}")]
+    LocalAddress(#[source] std::io::Error),
     /// A signal handler cannot be installed.
     #[error("cannot handle {signal}: {source}")]
     Signal {
@@ -263,9 +265,7 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .map(|text| (*text).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".to_owned());
-    let response = ApiError::Internal(detail).into_response();
-    debug_assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    response
+    ApiError::Internal(detail).into_response()
 }
 
 /// Serves the HTTP API on `--listen` until SIGTERM or SIGINT; SIGHUP reloads the data.
@@ -302,16 +302,13 @@ pub async fn serve(pipeline: Pipeline, args: &ServeArgs) -> Result<(), ServeErro
 ///
 /// # Errors
 ///
-/// [`ServeError::Listen`] when the listener's address cannot be read.
+/// [`ServeError::LocalAddress`] when the listener's address cannot be read.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let address = server::local_address(&listener).map_err(|source| ServeError::Listen {
-        address: SocketAddr::from(([0, 0, 0, 0], 0)),
-        source,
-    })?;
+    let address = listener.local_addr().map_err(ServeError::LocalAddress)?;
     let data = state.pipeline.data();
     tracing::info!(
         address = %address,

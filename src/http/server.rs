@@ -9,7 +9,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -101,9 +100,4 @@ async fn wait_after_accept_error(error: &std::io::Error) {
     }
     tracing::warn!(error = %error, "cannot accept a connection; retrying shortly");
     tokio::time::sleep(Duration::from_millis(100)).await;
-}
-
-/// The address `listener` is bound to, for the startup log.
-pub(crate) fn local_address(listener: &TcpListener) -> std::io::Result<SocketAddr> {
-    listener.local_addr()
 }
