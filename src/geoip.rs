@@ -487,7 +487,8 @@ fn normalise_country(code: String) -> Option<String> {
     valid.then_some(code)
 }
 
-/// A field that decodes to `None` instead of failing when its type is not the expected one.
+/// A field that decodes to `None` instead of failing when its value is not of the expected
+/// type: a map or list where a string was expected is skipped, not an error for the record.
 #[derive(Debug)]
 struct Lenient<T>(Option<T>);
 
@@ -497,12 +498,115 @@ impl<T> Default for Lenient<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
+/// The scalar value of a field, or `Other` for anything compound (which is skipped, not kept).
+#[derive(Debug)]
+enum Scalar {
+    Text(String),
+    Unsigned(u64),
+    Signed(i64),
+    Bool(bool),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Scalar {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Buffer the value so that a type mismatch can be dropped without poisoning the rest of
-        // the record.
-        let value = serde_json::Value::deserialize(deserializer)?;
-        Ok(Lenient(T::deserialize(value).ok()))
+        struct ScalarVisitor;
+        impl<'de> Visitor<'de> for ScalarVisitor {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Text(value.to_owned()))
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Scalar, E> {
+                Ok(Scalar::Unsigned(value))
+            }
+            fn visit_u128<E: de::Error>(self, value: u128) -> Result<Scalar, E> {
+                Ok(u64::try_from(value).map_or(Scalar::Other, Scalar::Unsigned))
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Signed(value))
+            }
+            fn visit_i128<E: de::Error>(self, _value: i128) -> Result<Scalar, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _value: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Scalar, E> {
+                Ok(Scalar::Bool(value))
+            }
+            fn visit_bytes<E: de::Error>(self, _value: &[u8]) -> Result<Scalar, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+        }
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Lenient<String> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Lenient(match Scalar::deserialize(deserializer)? {
+            Scalar::Text(text) => Some(text),
+            _ => None,
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for Lenient<bool> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Lenient(match Scalar::deserialize(deserializer)? {
+            Scalar::Bool(value) => Some(value),
+            _ => None,
+        }))
+    }
+}
+
+/// An AS number written as a number or as `"AS123"` / `"123"`; anything else is unknown.
+impl<'de> Deserialize<'de> for Lenient<AsnField> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let asn = match Scalar::deserialize(deserializer)? {
+            Scalar::Unsigned(value) => u32::try_from(value).ok(),
+            Scalar::Signed(value) => u32::try_from(value).ok(),
+            Scalar::Text(text) => {
+                let text = text.trim();
+                let digits = text
+                    .strip_prefix("AS")
+                    .or_else(|| text.strip_prefix("as"))
+                    .unwrap_or(text);
+                digits.parse().ok()
+            }
+            Scalar::Bool(_) | Scalar::Other => None,
+        };
+        Ok(Lenient(Some(AsnField(asn.filter(|&n| n != 0)))))
+    }
+}
+
+/// A nested map (`traits`) that is skipped, not an error, when it is not a map.
+impl<'de> Deserialize<'de> for Lenient<Traits> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Lenient(Traits::deserialize(deserializer).ok()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Lenient<CountryField> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Lenient(Some(CountryField::deserialize(deserializer)?)))
     }
 }
 
@@ -527,47 +631,40 @@ impl<'de> Deserialize<'de> for CountryField {
                 let mut field = CountryField::default();
                 while let Some(key) = map.next_key::<String>()? {
                     if key == "iso_code" {
-                        field.iso_code = map.next_value::<Option<String>>()?;
+                        field.iso_code = map.next_value::<Lenient<String>>()?.0;
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
                 }
                 Ok(field)
             }
+            fn visit_u64<E: de::Error>(self, _value: u64) -> Result<CountryField, E> {
+                Ok(CountryField::default())
+            }
+            fn visit_i64<E: de::Error>(self, _value: i64) -> Result<CountryField, E> {
+                Ok(CountryField::default())
+            }
+            fn visit_f64<E: de::Error>(self, _value: f64) -> Result<CountryField, E> {
+                Ok(CountryField::default())
+            }
+            fn visit_bool<E: de::Error>(self, _value: bool) -> Result<CountryField, E> {
+                Ok(CountryField::default())
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<CountryField, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(CountryField::default())
+            }
         }
         deserializer.deserialize_any(CountryVisitor)
     }
 }
 
-/// An AS number written as a number or as `"AS123"` / `"123"`.
+/// An AS number, already validated (never 0).
 #[derive(Debug)]
 struct AsnField(Option<u32>);
-
-impl<'de> Deserialize<'de> for AsnField {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct AsnVisitor;
-        impl Visitor<'_> for AsnVisitor {
-            type Value = AsnField;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an AS number")
-            }
-            fn visit_u64<E: de::Error>(self, value: u64) -> Result<AsnField, E> {
-                Ok(AsnField(u32::try_from(value).ok().filter(|&n| n != 0)))
-            }
-            fn visit_i64<E: de::Error>(self, value: i64) -> Result<AsnField, E> {
-                Ok(AsnField(u32::try_from(value).ok().filter(|&n| n != 0)))
-            }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<AsnField, E> {
-                let digits = value
-                    .trim()
-                    .trim_start_matches("AS")
-                    .trim_start_matches("as");
-                Ok(AsnField(digits.parse().ok().filter(|&n: &u32| n != 0)))
-            }
-        }
-        deserializer.deserialize_any(AsnVisitor)
-    }
-}
 
 /// Hex SHA-256 of `bytes`.
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -598,6 +695,60 @@ mod tests {
             let given: IpAddr = given.parse().unwrap();
             assert_eq!(located_address(given).to_string(), located);
         }
+    }
+
+    /// A database whose records have fields of unexpected types, as a foreign or damaged file
+    /// might: each odd field is unknown, the rest of the record still counts.
+    #[test]
+    fn odd_field_types_are_skipped_not_fatal() {
+        use mmdb_writer::{Value, Writer};
+        let mut writer = Writer::new("Odd-Test");
+        let odd = [
+            (
+                "1.0.0.0/24",
+                Value::map([
+                    ("country", Value::from(5_u32)),
+                    ("country_code", Value::from("nl")),
+                    ("traits", Value::from("not a map")),
+                    ("autonomous_system_number", Value::from("AS64500")),
+                    ("as_name", Value::map([("en", Value::from("nested"))])),
+                    ("organization", Value::from("Example Org")),
+                ]),
+            ),
+            (
+                "2.0.0.0/24",
+                Value::map([
+                    (
+                        "country",
+                        Value::map([("iso_code", Value::from(7_u32)), ("x", Value::from(1_u32))]),
+                    ),
+                    (
+                        "registered_country",
+                        Value::map([("iso_code", Value::from("DE"))]),
+                    ),
+                    ("asn", Value::from(0_u32)),
+                    ("traits", Value::map([("is_anycast", Value::from("yes"))])),
+                ]),
+            ),
+        ];
+        for (network, value) in odd {
+            writer
+                .insert_value(network.parse::<ipnet::IpNet>().unwrap(), value)
+                .unwrap();
+        }
+        let database = Database::from_bytes(writer.to_bytes().unwrap(), "odd.mmdb".into()).unwrap();
+        let database = Arc::new(database);
+        let geo = GeoDb::from_databases(Arc::clone(&database), database);
+        let facts = geo.locate("1.0.0.1".parse().unwrap());
+        assert_eq!(facts.country.as_deref(), Some("NL"));
+        assert_eq!(facts.asn, Some(64500));
+        assert_eq!(facts.as_org.as_deref(), Some("Example Org"));
+        assert!(facts.warnings.is_empty(), "{:?}", facts.warnings);
+        let facts = geo.locate("2.0.0.1".parse().unwrap());
+        assert_eq!(facts.country, None);
+        assert_eq!(facts.registered_country.as_deref(), Some("DE"));
+        assert_eq!(facts.asn, None, "AS0 means no AS");
+        assert!(!facts.is_anycast);
     }
 
     #[test]

@@ -175,9 +175,13 @@ impl CdnNetworks {
             networks.rows += 1;
         }
         networks.by_prefix_v4 = v4.into_iter().collect();
-        networks.by_prefix_v4.sort_by(|a, b| b.0.cmp(&a.0));
+        networks
+            .by_prefix_v4
+            .sort_by_key(|table| std::cmp::Reverse(table.0));
         networks.by_prefix_v6 = v6.into_iter().collect();
-        networks.by_prefix_v6.sort_by(|a, b| b.0.cmp(&a.0));
+        networks
+            .by_prefix_v6
+            .sort_by_key(|table| std::cmp::Reverse(table.0));
         Ok(networks)
     }
 
