@@ -34,7 +34,7 @@ use crate::config::{BatchArgs, BatchFormat};
 use crate::report::Report;
 use crate::verdict::Verdict;
 
-use self::output::Output;
+use self::output::{Output, ResultEncoder};
 use self::progress::{Progress, Tally};
 use self::resume::Existing;
 use self::rows::{Event, Row, Target};
@@ -352,7 +352,14 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// What one input row became, in input order.
 enum Done {
     Header(Vec<u8>),
-    Row(Row, Box<Report>),
+    Row(Row, Answered),
+}
+
+/// A row's result, encoded, with what the tally needs to know of it.
+struct Answered {
+    verdict: Verdict,
+    dns_failed: bool,
+    result: std::io::Result<Vec<u8>>,
 }
 
 /// The run proper. `Ok(Some(stop))` when a signal stopped it, `Ok(None)` when the input ended.
@@ -392,13 +399,8 @@ async fn execute(
         tally.last_line = skipped.last_line;
         progress.skipped(skipped.rows, skipped.offset);
     }
-    let mut output = Output::open(
-        &plan.output,
-        plan.format,
-        plan.delimiter,
-        existing.is_some(),
-        keep_bytes,
-    )?;
+    let mut output = Output::open(&plan.output, existing.is_some(), keep_bytes)?;
+    let encoder = ResultEncoder::new(plan.format, plan.delimiter);
 
     let rows = futures::stream::unfold(events, |mut events| async move {
         events.recv().await.map(|event| (event, events))
@@ -408,8 +410,8 @@ async fn execute(
             match event? {
                 Event::Header(line) => Ok(Done::Header(line)),
                 Event::Row(row) => {
-                    let report = answer(pipeline, &row.target).await;
-                    Ok(Done::Row(row, Box::new(report)))
+                    let answered = answer_on_task(pipeline, &row, encoder).await;
+                    Ok(Done::Row(row, answered))
                 }
             }
         })
@@ -445,9 +447,9 @@ async fn execute(
                     header_written = true;
                 }
             }
-            Some(Ok(Done::Row(row, report))) => {
-                output.write_row(&row, &report, tally.written)?;
-                tally.add(&report, row.line);
+            Some(Ok(Done::Row(row, answered))) => {
+                output.write_row(&row, answered.result, tally.written)?;
+                tally.add(answered.verdict, answered.dns_failed, row.line);
                 progress.row_written(tally, row.end_offset);
             }
         }
@@ -536,6 +538,43 @@ async fn answer(pipeline: &Pipeline, target: &Target) -> Report {
             report.reason.clone_from(reason);
             report
         }
+    }
+}
+
+/// [`answer`] and the encoding of its result, on a task of their own, so that lookups use
+/// every core of the runtime (the ordered stream that awaits them runs on one). Should a
+/// lookup panic, the row still comes out, `invalid`, with the bug as its reason.
+async fn answer_on_task(pipeline: &Pipeline, row: &Row, encoder: ResultEncoder) -> Answered {
+    let task = tokio::spawn({
+        let pipeline = pipeline.clone();
+        let target = row.target.clone();
+        async move { answered(&answer(&pipeline, &target).await, encoder) }
+    });
+    match task.await {
+        Ok(answered) => answered,
+        Err(error) => {
+            tracing::error!(row = row.number, %error, "the lookup of a row failed");
+            let target = Target::Unusable {
+                input: String::new(),
+                reason: format!(
+                    "row {} (line {}): hostloc failed on this row ({error}); this is a bug, \
+                     please report it",
+                    row.number, row.line
+                ),
+            };
+            answered(&answer(pipeline, &target).await, encoder)
+        }
+    }
+}
+
+fn answered(report: &Report, encoder: ResultEncoder) -> Answered {
+    Answered {
+        verdict: report.verdict,
+        dns_failed: report
+            .dns
+            .as_ref()
+            .is_some_and(|dns| !dns.outcome.is_definitive()),
+        result: encoder.encode(report),
     }
 }
 

@@ -21,39 +21,60 @@ use crate::report::Report;
 /// Bytes held before they are written out even while rows keep coming.
 const WRITE_BUFFER: usize = 64 * 1024;
 
-/// How the result part of a record is written.
-enum ResultPart {
+/// Writes the result part of a record: the report as one JSON object, or the delimiter and
+/// the CSV result columns. Cheap to clone, so that every lookup task encodes its own result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResultEncoder {
     /// The report as one JSON object.
     Json,
     /// The delimiter and the CSV result columns.
     Csv {
+        /// The CSV delimiter.
         delimiter: u8,
-        encoder: Box<FieldEncoder>,
     },
+}
+
+impl ResultEncoder {
+    /// The encoder for records of `format`.
+    pub(crate) fn new(format: BatchFormat, delimiter: u8) -> ResultEncoder {
+        match format {
+            BatchFormat::Csv => ResultEncoder::Csv { delimiter },
+            BatchFormat::Jsonl | BatchFormat::Lines => ResultEncoder::Json,
+        }
+    }
+
+    /// The bytes of `report` as this format's result part.
+    ///
+    /// # Errors
+    ///
+    /// Should the report not serialise (it always does), the serialiser's error.
+    pub(crate) fn encode(self, report: &Report) -> std::io::Result<Vec<u8>> {
+        match self {
+            ResultEncoder::Json => serde_json::to_vec(report).map_err(std::io::Error::other),
+            ResultEncoder::Csv { delimiter } => {
+                let mut bytes = vec![delimiter];
+                bytes.extend(FieldEncoder::new(delimiter).encode(report.csv_columns()));
+                Ok(bytes)
+            }
+        }
+    }
 }
 
 /// Where the records go.
 pub(crate) struct Output {
     writer: BufWriter<Box<dyn Write + Send>>,
     endpoint: Endpoint,
-    result: ResultPart,
     record: Vec<u8>,
 }
 
 impl Output {
-    /// Opens `endpoint` for records of `format`. A file is created or truncated, or with
-    /// `resume`, cut to its first `keep` bytes and appended to.
+    /// Opens `endpoint`. A file is created or truncated, or with `resume`, cut to its first
+    /// `keep` bytes and appended to.
     ///
     /// # Errors
     ///
     /// [`BatchError::OpenOutput`] naming the file.
-    pub(crate) fn open(
-        endpoint: &Endpoint,
-        format: BatchFormat,
-        delimiter: u8,
-        resume: bool,
-        keep: u64,
-    ) -> Result<Output, BatchError> {
+    pub(crate) fn open(endpoint: &Endpoint, resume: bool, keep: u64) -> Result<Output, BatchError> {
         let sink: Box<dyn Write + Send> = match endpoint {
             Endpoint::File(path) => {
                 let opened = if resume {
@@ -68,17 +89,9 @@ impl Output {
             }
             _ => Box::new(std::io::stdout()),
         };
-        let result = match format {
-            BatchFormat::Csv => ResultPart::Csv {
-                delimiter,
-                encoder: Box::new(FieldEncoder::new(delimiter)),
-            },
-            BatchFormat::Jsonl | BatchFormat::Lines => ResultPart::Json,
-        };
         Ok(Output {
             writer: BufWriter::with_capacity(WRITE_BUFFER, sink),
             endpoint: endpoint.clone(),
-            result,
             record: Vec::new(),
         })
     }
@@ -95,7 +108,7 @@ impl Output {
             .map_err(|source| self.error(rows, source))
     }
 
-    /// Writes one row with its result.
+    /// Writes one row with its encoded result (see [`ResultEncoder`]).
     ///
     /// # Errors
     ///
@@ -103,23 +116,14 @@ impl Output {
     pub(crate) fn write_row(
         &mut self,
         row: &Row,
-        report: &Report,
+        result: std::io::Result<Vec<u8>>,
         rows: u64,
     ) -> Result<(), BatchError> {
+        let result = result.map_err(|source| self.error(rows, source))?;
+        // One write per record, so that the buffer never holds half a record when it fills.
         self.record.clear();
         self.record.extend_from_slice(&row.prefix);
-        match &mut self.result {
-            ResultPart::Json => {
-                if let Err(error) = serde_json::to_writer(&mut self.record, report) {
-                    return Err(self.error(rows, std::io::Error::other(error)));
-                }
-            }
-            ResultPart::Csv { delimiter, encoder } => {
-                self.record.push(*delimiter);
-                let columns = encoder.encode(report.csv_columns());
-                self.record.extend_from_slice(&columns);
-            }
-        }
+        self.record.extend_from_slice(&result);
         self.record.extend_from_slice(&row.suffix);
         self.writer
             .write_all(&self.record)

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{BatchOutcome, Endpoint, Stop};
-use crate::report::Report;
 use crate::verdict::Verdict;
 
 /// How often the bar's text is updated.
@@ -30,18 +29,14 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
-    /// Counts one written row.
-    pub(crate) fn add(&mut self, report: &Report, line: u64) {
+    /// Counts one written row, which started on input line `line`.
+    pub(crate) fn add(&mut self, verdict: Verdict, dns_failed: bool, line: u64) {
         self.written += 1;
         self.last_line = line;
-        if let Some(index) = Verdict::ALL.iter().position(|v| *v == report.verdict) {
+        if let Some(index) = Verdict::ALL.iter().position(|v| *v == verdict) {
             self.verdicts[index] += 1;
         }
-        if report
-            .dns
-            .as_ref()
-            .is_some_and(|dns| !dns.outcome.is_definitive())
-        {
+        if dns_failed {
             self.dns_failures += 1;
         }
     }
