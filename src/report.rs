@@ -18,18 +18,29 @@
 //! | `referral` | bool | true for `domestic` and `partly_domestic` |
 //! | `jurisdiction` | string | ISO 3166-1 alpha-2 the verdict was decided for |
 //! | `reason` | string | one sentence an analyst can act on |
-//! | `countries` | [string] | sorted, unique countries of public addresses with data |
-//! | `cdn_providers` | [string] | sorted, unique CDN / reverse-proxy providers seen |
-//! | `addresses` | [address] | every address DNS gave (or the IP literal), in DNS order |
+//! | `countries` | \[string\] | sorted, unique countries of public addresses with data |
+//! | `cdn_providers` | \[string\] | sorted, unique CDN / reverse-proxy providers seen |
+//! | `addresses` | \[address\] | every address DNS gave (or the IP literal), in DNS order |
 //! | `dns` | object or null | null for IP literals and invalid input |
 //! | `looked_up_at` | string | RFC 3339 UTC time of the lookup |
-//! | `databases` | [database] | role, type, build time, file name and SHA-256 of each database |
-//! | `warnings` | [string] | things the analyst should know that do not change the verdict |
+//! | `databases` | \[database\] | role, type, build time, file name and SHA-256 of each database |
+//! | `warnings` | \[string\] | things the analyst should know that do not change the verdict |
 //!
 //! An address: `ip`, `public`, `special_purpose` (the IANA block of a non-public address),
 //! `located_as` (the IPv4 address looked up for an IPv4-mapped or NAT64 address), `country`,
 //! `registered_country`, `asn`, `as_org`, `network`, `as_network`, `cdn`, `cdn_match`
 //! (`asn`, `prefix`, `cname` or `anycast`). Unknown values are null, never empty strings.
+//!
+//! # CSV columns (`hostloc batch`)
+//!
+//! [`Report::CSV_HEADERS`] in this order, after the input's own columns: `verdict`, `referral`
+//! (`true`/`false`), `host`, `registrable_domain`, `countries`, `ips`, `asns`, `as_orgs`, `cdn`
+//! (the `cdn_providers`), `dns_outcome`, `reason`, `looked_up_at`, `warnings`. A list is joined
+//! with `|`; `ips`, `asns` and `as_orgs` hold one item per address, in the same order, an
+//! unknown item being empty. An unknown single value (`host` of an invalid input,
+//! `dns_outcome` of an IP literal) is an empty cell: CSV has no null. When the input already has
+//! a column of one of these names, batch prefixes the result column with `hostloc_`. In JSONL,
+//! batch puts the whole Report under the key `hostloc`. `docs/batch.md` has the full schema.
 
 use std::net::IpAddr;
 use std::time::SystemTime;
