@@ -115,11 +115,11 @@ pub enum BatchError {
         source: std::io::Error,
     },
     /// Writing the output failed part way.
-    #[error("cannot write the output {output} after {rows} rows")]
+    #[error("cannot write the output {output} (after {rows} rows)")]
     WriteOutput {
         /// The output.
         output: Endpoint,
-        /// Rows completely written before the failure.
+        /// Rows known to be completely written before the failure.
         rows: u64,
         /// What the system said.
         #[source]
@@ -257,10 +257,28 @@ pub async fn run_until(
     let mut tally = Tally::default();
     let result = execute(pipeline, &plan, stop, &mut progress, &mut tally).await;
     progress.finish();
-    let outcome = tally.outcome(result.as_ref().ok().copied(), started.elapsed());
-    let broken_pipe = matches!(&result, Err(BatchError::WriteOutput { source, .. })
-        if source.kind() == std::io::ErrorKind::BrokenPipe);
-    if !args.quiet && !broken_pipe {
+    let mut outcome = tally.outcome(result.as_ref().ok().copied(), started.elapsed());
+    if let Err(BatchError::WriteOutput { rows, .. }) = &result {
+        // Rows still in the buffer when writing failed may not have reached the file, so the
+        // summary gives only the rows known to be there.
+        outcome = BatchOutcome {
+            written: *rows,
+            last_line: 0,
+            verdicts: [0; 8],
+            dns_failures: 0,
+            ..outcome
+        };
+    }
+    // The summary says how far a run got; a run that never got going (no input, no URL
+    // column, a refused resume) only gets the error, and a closed pipe nothing at all.
+    let got_going = match &result {
+        Ok(_) => true,
+        Err(BatchError::WriteOutput { source, .. }) => {
+            source.kind() != std::io::ErrorKind::BrokenPipe
+        }
+        Err(error) => matches!(error, BatchError::ReadInput { .. }),
+    };
+    if !args.quiet && got_going {
         eprintln!("{}", progress::summary(&outcome, &plan.input, &plan.output));
     }
     result.map(|_| outcome)
@@ -420,7 +438,7 @@ async fn execute(
 
     loop {
         if let Some(stopped) = stop.as_mut().now_or_never() {
-            output.flush(tally.written)?;
+            output.flush()?;
             return Ok(Some(stopped));
         }
         let next = match results.next().now_or_never() {
@@ -428,7 +446,7 @@ async fn execute(
             None => {
                 // Nothing is ready: the lookups are waiting on DNS or the input on its
                 // reader, so this is the moment to put what is done on disk.
-                output.flush(tally.written)?;
+                output.flush()?;
                 tokio::select! {
                     next = results.next() => next,
                     stopped = &mut stop => return Ok(Some(stopped)),
@@ -438,23 +456,23 @@ async fn execute(
         match next {
             None => break,
             Some(Err(error)) => {
-                output.flush(tally.written)?;
+                output.flush()?;
                 return Err(error);
             }
             Some(Ok(Done::Header(line))) => {
                 if !header_written {
-                    output.write_raw(&line, tally.written)?;
+                    output.write_raw(&line)?;
                     header_written = true;
                 }
             }
             Some(Ok(Done::Row(row, answered))) => {
-                output.write_row(&row, answered.result, tally.written)?;
+                output.write_row(&row, answered.result)?;
                 tally.add(answered.verdict, answered.dns_failed, row.line);
                 progress.row_written(tally, row.end_offset);
             }
         }
     }
-    output.flush(tally.written)?;
+    output.flush()?;
     Ok(None)
 }
 

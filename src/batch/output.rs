@@ -65,6 +65,10 @@ pub(crate) struct Output {
     writer: BufWriter<Box<dyn Write + Send>>,
     endpoint: Endpoint,
     record: Vec<u8>,
+    /// Rows handed to the buffer.
+    rows: u64,
+    /// Rows known to have reached the operating system (at the last successful flush).
+    flushed_rows: u64,
 }
 
 impl Output {
@@ -93,19 +97,20 @@ impl Output {
             writer: BufWriter::with_capacity(WRITE_BUFFER, sink),
             endpoint: endpoint.clone(),
             record: Vec::new(),
+            rows: 0,
+            flushed_rows: 0,
         })
     }
 
-    /// Writes bytes as they are (the CSV header line). `rows` is how many rows are already
-    /// written, for the error.
+    /// Writes bytes as they are (the CSV header line).
     ///
     /// # Errors
     ///
     /// [`BatchError::WriteOutput`].
-    pub(crate) fn write_raw(&mut self, bytes: &[u8], rows: u64) -> Result<(), BatchError> {
+    pub(crate) fn write_raw(&mut self, bytes: &[u8]) -> Result<(), BatchError> {
         self.writer
             .write_all(bytes)
-            .map_err(|source| self.error(rows, source))
+            .map_err(|source| self.error(source))
     }
 
     /// Writes one row with its encoded result (see [`ResultEncoder`]).
@@ -117,9 +122,8 @@ impl Output {
         &mut self,
         row: &Row,
         result: std::io::Result<Vec<u8>>,
-        rows: u64,
     ) -> Result<(), BatchError> {
-        let result = result.map_err(|source| self.error(rows, source))?;
+        let result = result.map_err(|source| self.error(source))?;
         // One write per record, so that the buffer never holds half a record when it fills.
         self.record.clear();
         self.record.extend_from_slice(&row.prefix);
@@ -127,7 +131,9 @@ impl Output {
         self.record.extend_from_slice(&row.suffix);
         self.writer
             .write_all(&self.record)
-            .map_err(|source| self.error(rows, source))
+            .map_err(|source| self.error(source))?;
+        self.rows += 1;
+        Ok(())
     }
 
     /// Hands everything written so far to the operating system.
@@ -135,16 +141,16 @@ impl Output {
     /// # Errors
     ///
     /// [`BatchError::WriteOutput`].
-    pub(crate) fn flush(&mut self, rows: u64) -> Result<(), BatchError> {
-        self.writer
-            .flush()
-            .map_err(|source| self.error(rows, source))
+    pub(crate) fn flush(&mut self) -> Result<(), BatchError> {
+        self.writer.flush().map_err(|source| self.error(source))?;
+        self.flushed_rows = self.rows;
+        Ok(())
     }
 
-    fn error(&self, rows: u64, source: std::io::Error) -> BatchError {
+    fn error(&self, source: std::io::Error) -> BatchError {
         BatchError::WriteOutput {
             output: self.endpoint.clone(),
-            rows,
+            rows: self.flushed_rows,
             source,
         }
     }

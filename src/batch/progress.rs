@@ -155,12 +155,11 @@ pub(crate) fn summary(outcome: &BatchOutcome, input: &Endpoint, output: &Endpoin
             Some(signal) => format!("stopped by {signal}"),
             None => "stopped by the error below".to_owned(),
         };
-        let mut text = format!(
-            "hostloc batch: INCOMPLETE, {why} after {seconds:.1}s: {rows}, up to line {} of \
-             {input}",
-            outcome.last_line
-        );
-        if matches!(output, Endpoint::File(_)) {
+        let mut text = format!("hostloc batch: INCOMPLETE, {why} after {seconds:.1}s: {rows}");
+        if outcome.last_line > 0 {
+            text.push_str(&format!(", up to line {} of {input}", outcome.last_line));
+        }
+        if total > 0 && matches!(output, Endpoint::File(_)) {
             text.push_str("; run the same command with --resume to add the rest");
         }
         text

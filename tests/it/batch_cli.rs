@@ -890,6 +890,32 @@ fn exit_status_is_1_when_the_run_cannot_complete_and_2_for_usage() {
     assert!(stderr(&output).contains("is the input file"));
     assert_eq!(std::fs::read(&same).unwrap(), b"url\nnl.example\n");
 
+    let unreadable = setup.batch().arg(setup.dir.path()).output().unwrap();
+    assert_eq!(unreadable.status.code(), Some(1));
+    assert!(
+        stderr(&unreadable).contains("hostloc: error: cannot read the input")
+            && stderr(&unreadable).contains("at line 1"),
+        "{}",
+        stderr(&unreadable)
+    );
+
+    if Path::new("/dev/full").exists() {
+        let lines = setup.write("many.txt", "95.211.0.1\n".repeat(2000));
+        let full = setup
+            .batch()
+            .arg(&lines)
+            .args(["-o", "/dev/full"])
+            .output()
+            .unwrap();
+        assert_eq!(full.status.code(), Some(1));
+        let message = stderr(&full);
+        assert!(
+            message.contains("INCOMPLETE, stopped by the error below")
+                && message.contains("hostloc: error: cannot write the output /dev/full"),
+            "{message}"
+        );
+    }
+
     for usage in [
         &["--format", "xml"][..],
         &["--resume", "in.csv"][..],
