@@ -11,7 +11,7 @@ def mean_ns(group, name):
     path = root / group / name / "new" / "estimates.json"
     return json.loads(path.read_text())["mean"]["point_estimate"] if path.exists() else None
 pairs = [
-    ("geoip", "baseline_maxminddb_country_lookup", "hostloc_locate_country_and_asn", 6),
+    ("geoip", "baseline_maxminddb_country_and_asn", "hostloc_locate_country_and_asn", 6),
     ("intake", "baseline_url_parse", "hostloc_parse_report_6_messy", None),
 ]
 for group, base, ours, per in pairs:

@@ -36,19 +36,23 @@ const ADDRESSES: [&str; 6] = [
 fn geoip(c: &mut Criterion) {
     let paths = data_paths();
     let addresses: Vec<IpAddr> = ADDRESSES.iter().map(|a| a.parse().unwrap()).collect();
-    let raw = maxminddb::Reader::open_readfile(&paths.country_db).expect("bundled country db");
+    let raw_country = maxminddb::Reader::open_readfile(&paths.country_db).expect("country db");
+    let raw_asn = maxminddb::Reader::open_readfile(&paths.asn_db).expect("asn db");
+    // The least a lookup of both databases can do: one lookup in each, borrowed strings.
     #[derive(serde::Deserialize)]
-    struct Flat<'a> {
-        #[allow(dead_code)] // Decoded to measure the cost, not read.
+    #[allow(dead_code)] // Decoded to measure the cost, not read.
+    struct Country<'a> {
         country_code: Option<&'a str>,
     }
     let geo = GeoDb::open(&paths.country_db, &paths.asn_db).expect("bundled databases");
     let mut group = c.benchmark_group("geoip");
-    group.bench_function("baseline_maxminddb_country_lookup", |b| {
+    group.bench_function("baseline_maxminddb_country_and_asn", |b| {
         b.iter(|| {
             for ip in &addresses {
-                let found = raw.lookup(black_box(*ip)).unwrap();
-                black_box(found.decode::<Flat>().unwrap());
+                let found = raw_country.lookup(black_box(*ip)).unwrap();
+                black_box(found.decode::<Country>().unwrap());
+                let found = raw_asn.lookup(black_box(*ip)).unwrap();
+                black_box(found.decode::<maxminddb::geoip2::Asn>().unwrap());
             }
         })
     });
