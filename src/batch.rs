@@ -596,36 +596,56 @@ fn answered(report: &Report, encoder: ResultEncoder) -> Answered {
     }
 }
 
-/// Completes on the first SIGINT or SIGTERM. The handlers are installed now, not on the first
-/// poll, so that a signal arriving early is not lost.
+/// Completes on the first SIGINT or SIGTERM, so that the run stops cleanly; a second one ends
+/// the process at once (exit status 1), should the clean stop itself hang, e.g. on a write to
+/// a stalled pipe. The handlers are installed now, not on the first poll, so that a signal
+/// arriving early is not lost.
 fn stop_signal() -> impl Future<Output = Stop> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let mut sender = Some(sender);
+    let mut on_signal = move |stop: Stop| match sender.take() {
+        Some(sender) => {
+            let _ = sender.send(stop);
+        }
+        None => {
+            eprintln!("hostloc batch: second {stop}, stopping at once");
+            std::process::exit(1);
+        }
+    };
     #[cfg(unix)]
     {
         use tokio::signal::unix::{Signal, SignalKind, signal};
-        async fn wait(signal: Option<Signal>) {
-            if let Some(mut signal) = signal
+        async fn next(signal: &mut Option<Signal>) {
+            if let Some(signal) = signal
                 && signal.recv().await.is_some()
             {
                 return;
             }
             std::future::pending::<()>().await;
         }
-        let interrupt = signal(SignalKind::interrupt()).ok();
-        let terminate = signal(SignalKind::terminate()).ok();
-        async move {
-            tokio::select! {
-                () = wait(interrupt) => Stop::Interrupt,
-                () = wait(terminate) => Stop::Terminate,
+        let mut interrupt = signal(SignalKind::interrupt()).ok();
+        let mut terminate = signal(SignalKind::terminate()).ok();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = next(&mut interrupt) => on_signal(Stop::Interrupt),
+                    () = next(&mut terminate) => on_signal(Stop::Terminate),
+                }
             }
-        }
+        });
     }
     #[cfg(not(unix))]
     {
-        async {
-            match tokio::signal::ctrl_c().await {
-                Ok(()) => Stop::Interrupt,
-                Err(_) => std::future::pending().await,
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                on_signal(Stop::Interrupt);
             }
+        });
+    }
+    async move {
+        match receiver.await {
+            Ok(stop) => stop,
+            Err(_) => std::future::pending().await,
         }
     }
 }
