@@ -18,6 +18,9 @@ use serde_json::{Map, Value};
 use super::rows::{Event, Row, RowSource, Target, line_text, utf8};
 use super::{BatchError, Endpoint, RESULT_KEY};
 
+/// The UTF-8 byte order mark.
+const BOM: char = '\u{feff}';
+
 /// Where in each object the URL is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Field {
@@ -150,7 +153,10 @@ fn parse_object(line: &[u8]) -> Result<(Map<String, Value>, &str), String> {
     if text.trim_matches(is_json_space).is_empty() {
         return Err("blank line, no JSON object".to_owned());
     }
-    let value: Value = serde_json::from_str(text).map_err(|error| {
+    // A byte order mark (a Windows tool's, on the first line) is not JSON; it stays in the
+    // output as part of the line's text.
+    let json = text.strip_prefix(BOM).unwrap_or(text);
+    let value: Value = serde_json::from_str(json).map_err(|error| {
         let message = error.to_string();
         let message = message.split(" at line ").next().unwrap_or_default();
         format!("not valid JSON: {message} at column {}", error.column())
@@ -272,6 +278,15 @@ mod tests {
                     "line 4: the field \"url\" is null, not a string",
                 ),
             ],
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_kept_but_not_parsed() {
+        check(
+            "url",
+            "\u{feff}{\"url\":\"a.nl\"}\n".as_bytes(),
+            &[("\u{feff}{\"url\":\"a.nl\",\"hostloc\":R}\n", "url a.nl")],
         );
     }
 

@@ -48,7 +48,11 @@ impl<R: BufRead + Send> RowSource for LineSource<R> {
         }
         self.line += 1;
         self.offset += read as u64;
-        let text = line_text(&self.buffer);
+        let mut text = line_text(&self.buffer);
+        if self.line == 1 {
+            // A byte order mark marks the encoding; it is not part of the first URL.
+            text = text.strip_prefix("\u{feff}".as_bytes()).unwrap_or(text);
+        }
         let target = match utf8(text) {
             Ok(url) => Target::Url(url.to_owned()),
             Err(problem) => Target::Unusable {
@@ -95,6 +99,10 @@ mod tests {
                 },
                 url("last.nl"),
             ]
+        );
+        assert_eq!(
+            targets("\u{feff}a.nl\n\u{feff}b.nl".as_bytes()),
+            [url("a.nl"), url("\u{feff}b.nl")]
         );
         assert_eq!(targets(b""), []);
         assert_eq!(targets(b"\n"), [url("")]);
