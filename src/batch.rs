@@ -125,6 +125,15 @@ pub enum BatchError {
         #[source]
         source: std::io::Error,
     },
+    /// `--resume` cannot read back the output file.
+    #[error("cannot read back the output {output} to resume")]
+    ReadOutput {
+        /// The output.
+        output: Endpoint,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// The output file is the input file; writing would destroy the input.
     #[error("the output {output} is the input file; write the results to another file")]
     OutputIsInput {
@@ -171,9 +180,6 @@ pub enum ResumeProblem {
         /// The row number (1-based, header not counted).
         row: u64,
     },
-    /// The output could not be read back.
-    #[error("it cannot be read back: {0}")]
-    Unreadable(String),
 }
 
 /// What ended a run early.
@@ -359,8 +365,15 @@ fn endpoint(path: Option<&Path>, standard: Endpoint) -> Endpoint {
     }
 }
 
-/// Whether two paths name one existing file (hard links and symlinks included).
+/// Whether two paths name one existing file (through symlinks, and on Unix hard links too).
 fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return a.dev() == b.dev() && a.ino() == b.ino();
+        }
+    }
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
@@ -388,15 +401,15 @@ async fn execute(
     progress: &mut Progress,
     tally: &mut Tally,
 ) -> Result<Option<Stop>, BatchError> {
-    let existing = match (&plan.output, plan.resume) {
-        (Endpoint::File(path), true) => {
-            resume::scan(path, plan.format, plan.delimiter).map_err(|error| BatchError::Resume {
-                output: plan.output.clone(),
-                problem: ResumeProblem::Unreadable(error.to_string()),
-            })?
-        }
-        _ => None,
-    };
+    let existing =
+        match (&plan.output, plan.resume) {
+            (Endpoint::File(path), true) => resume::scan(path, plan.format, plan.delimiter)
+                .map_err(|source| BatchError::ReadOutput {
+                    output: plan.output.clone(),
+                    source,
+                })?,
+            _ => None,
+        };
     let source = rows::open(plan)?;
     let read_ahead = plan.concurrency.clamp(64, READ_AHEAD_MAX);
     let mut events = rows::spawn_reader(source, plan.input.clone(), read_ahead);
