@@ -830,9 +830,17 @@ async fn a_stop_ends_the_run_incomplete_with_whole_rows_written() {
     let setup = Setup::new();
     let input = slow_csv(&setup, 20, 100);
     let output_path = setup.path("stopped.csv");
+    // Stop once two rows (four lines after the header) are on disk.
     let stop = async {
-        tokio::time::sleep(Duration::from_millis(450)).await;
-        Stop::Terminate
+        loop {
+            let lines = std::fs::read(&output_path)
+                .map(|bytes| bytes.iter().filter(|b| **b == b'\n').count())
+                .unwrap_or(0);
+            if lines >= 5 {
+                return Stop::Terminate;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     };
     let outcome = batch::run_until(
         &setup.pipeline(CacheSettings::default()),
@@ -843,7 +851,7 @@ async fn a_stop_ends_the_run_incomplete_with_whole_rows_written() {
     .unwrap();
     assert!(!outcome.complete);
     assert_eq!(outcome.stopped_by, Some(Stop::Terminate));
-    assert!((1..20).contains(&outcome.written), "{outcome:?}");
+    assert!((2..20).contains(&outcome.written), "{outcome:?}");
     let parsed = csv_rows(&std::fs::read(&output_path).unwrap(), b',');
     assert_eq!(parsed.len() as u64, 1 + outcome.written);
     assert_eq!(
