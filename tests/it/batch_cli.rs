@@ -395,9 +395,11 @@ fn jsonl_lines_keep_their_text_and_gain_a_result_key() {
 #[test]
 fn lines_from_stdin_give_one_result_each_on_stdout() {
     let setup = Setup::new();
+    setup.dns.set("broken.example", Answer::ServFail);
     let output = run_with_stdin(
         &mut setup.batch(),
-        "http://nl.example/\n\n   \nhxxp://us[.]example\nhttp://[::ffff:95.211.0.1]/",
+        "http://nl.example/\n\n   \nhxxp://us[.]example\nbroken.example\n\
+         http://[::ffff:95.211.0.1]/",
     );
     assert_success(&output);
     let results = json_lines(&output.stdout);
@@ -412,10 +414,19 @@ fn lines_from_stdin_give_one_result_each_on_stdout() {
             ("", "invalid"),
             ("   ", "invalid"),
             ("hxxp://us[.]example", "foreign"),
+            ("broken.example", "unresolved"),
             ("http://[::ffff:95.211.0.1]/", "domestic"),
         ]
     );
-    assert!(stderr(&output).contains("invalid 2, domestic 2, foreign 1"));
+    // The summary: rows, verdicts, DNS failures.
+    let summary = stderr(&output);
+    assert!(
+        summary.contains("done: 6 rows written to stdout in")
+            && summary.contains("verdicts: invalid 2, unresolved 1, domestic 2, foreign 1")
+            && summary
+                .contains("DNS failures (SERVFAIL, REFUSED, timeout; worth a retry later): 1"),
+        "{summary}"
+    );
 }
 
 #[test]
