@@ -557,18 +557,11 @@ async fn skip_existing(
 }
 
 /// The report for one row: a lookup of its URL, or for a row without a usable URL the
-/// pipeline's answer to an empty report with the row's problem as the reason.
+/// pipeline's `invalid` result with the row's problem as the reason.
 async fn answer(pipeline: &Pipeline, target: &Target) -> Report {
     match target {
         Target::Url(url) => pipeline.lookup(url).await,
-        Target::Unusable { input, reason } => {
-            let mut report = pipeline.lookup("").await;
-            report.input.clone_from(input);
-            report.verdict = Verdict::Invalid;
-            report.referral = false;
-            report.reason.clone_from(reason);
-            report
-        }
+        Target::Unusable { input, reason } => pipeline.unusable(input, reason),
     }
 }
 

@@ -178,12 +178,17 @@ impl Pipeline {
         Ok(fresh)
     }
 
-    /// Answers one report: where is it hosted, and what should the hotline do.
-    pub async fn lookup(&self, raw: &str) -> Report {
-        let looked_up_at = rfc3339(SystemTime::now());
+    /// The `invalid` result for an input that a front end could not even read as a report
+    /// (a batch row without its URL cell, a line that is not JSON): `input` is what was
+    /// received, `reason` names the problem.
+    pub fn unusable(&self, input: &str, reason: &str) -> Report {
         let data = self.data();
-        let jurisdiction = &self.inner.settings.jurisdiction;
-        let mut report = Report {
+        finish(self.empty_report(input, &data), verdict::invalid(reason))
+    }
+
+    /// A report with no host, verdict or addresses yet: the evidence every result carries.
+    fn empty_report(&self, raw: &str, data: &DataSet) -> Report {
+        Report {
             input: raw.to_owned(),
             url: None,
             host: None,
@@ -191,16 +196,23 @@ impl Pipeline {
             registrable_domain: None,
             verdict: verdict::Verdict::Invalid,
             referral: false,
-            jurisdiction: jurisdiction.code().to_owned(),
+            jurisdiction: self.inner.settings.jurisdiction.code().to_owned(),
             reason: String::new(),
             countries: Vec::new(),
             cdn_providers: Vec::new(),
             addresses: Vec::new(),
             dns: None,
-            looked_up_at,
+            looked_up_at: rfc3339(SystemTime::now()),
             databases: data.geo.infos(),
-            warnings: self.data_warnings(&data),
-        };
+            warnings: self.data_warnings(data),
+        }
+    }
+
+    /// Answers one report: where is it hosted, and what should the hotline do.
+    pub async fn lookup(&self, raw: &str) -> Report {
+        let data = self.data();
+        let jurisdiction = &self.inner.settings.jurisdiction;
+        let mut report = self.empty_report(raw, &data);
         let target = match intake::parse_report(raw) {
             Ok(target) => target,
             Err(error) => {
