@@ -15,7 +15,7 @@ use std::io::BufRead;
 
 use serde_json::{Map, Value};
 
-use super::rows::{Event, Row, RowSource, Target, line_text, utf8};
+use super::rows::{Event, Lines, Row, RowSource, Target, line_text, utf8};
 use super::{BatchError, Endpoint, RESULT_KEY};
 
 /// The UTF-8 byte order mark.
@@ -66,12 +66,8 @@ impl Field {
 
 /// Reads one JSON object per line.
 pub(crate) struct JsonlSource<R> {
-    reader: R,
+    lines: Lines<R>,
     field: Field,
-    input: Endpoint,
-    line: u64,
-    offset: u64,
-    buffer: Vec<u8>,
 }
 
 impl<R: BufRead> JsonlSource<R> {
@@ -79,33 +75,19 @@ impl<R: BufRead> JsonlSource<R> {
     /// or a JSON Pointer when it starts with `/`.
     pub(crate) fn new(reader: R, url_column: &str, input: Endpoint) -> JsonlSource<R> {
         JsonlSource {
-            reader,
+            lines: Lines::new(reader, input),
             field: Field::parse(url_column),
-            input,
-            line: 0,
-            offset: 0,
-            buffer: Vec::new(),
         }
     }
 }
 
 impl<R: BufRead + Send> RowSource for JsonlSource<R> {
     fn next_event(&mut self) -> Result<Option<Event>, BatchError> {
-        self.buffer.clear();
-        let read = self
-            .reader
-            .read_until(b'\n', &mut self.buffer)
-            .map_err(|source| BatchError::ReadInput {
-                input: self.input.clone(),
-                line: self.line + 1,
-                source,
-            })?;
-        if read == 0 {
+        let Some((number, end_offset)) = self.lines.advance()? else {
             return Ok(None);
-        }
-        self.line += 1;
-        self.offset += read as u64;
-        let line = self.buffer.strip_suffix(b"\n").unwrap_or(&self.buffer);
+        };
+        let text = self.lines.text();
+        let line = text.strip_suffix(b"\n").unwrap_or(text);
         let (target, prefix, suffix) = match parse_object(line) {
             Ok((object, text)) => {
                 let target = match self.field.find(&object) {
@@ -114,14 +96,14 @@ impl<R: BufRead + Send> RowSource for JsonlSource<R> {
                         input: String::new(),
                         reason: format!(
                             "line {}: the {} is {}, not a string",
-                            self.line,
+                            number,
                             self.field.describe(),
                             kind(other)
                         ),
                     },
                     None => Target::Unusable {
                         input: String::new(),
-                        reason: format!("line {}: no {}", self.line, self.field.describe()),
+                        reason: format!("line {number}: no {}", self.field.describe()),
                     },
                 };
                 let (prefix, suffix) = splice(text, &object);
@@ -130,16 +112,16 @@ impl<R: BufRead + Send> RowSource for JsonlSource<R> {
             Err(problem) => {
                 let target = Target::Unusable {
                     input: String::new(),
-                    reason: format!("line {}: {problem}", self.line),
+                    reason: format!("line {number}: {problem}"),
                 };
                 let (prefix, suffix) = wrap(line_text(line));
                 (target, prefix, suffix)
             }
         };
         Ok(Some(Event::Row(Row {
-            number: self.line,
-            line: self.line,
-            end_offset: self.offset,
+            number,
+            line: number,
+            end_offset,
             target,
             prefix,
             suffix,

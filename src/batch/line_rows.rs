@@ -7,49 +7,30 @@
 
 use std::io::BufRead;
 
-use super::rows::{Event, Row, RowSource, Target, line_text, utf8};
+use super::rows::{Event, Lines, Row, RowSource, Target, line_text, utf8};
 use super::{BatchError, Endpoint};
 
 /// Reads one URL per line.
 pub(crate) struct LineSource<R> {
-    reader: R,
-    input: Endpoint,
-    line: u64,
-    offset: u64,
-    buffer: Vec<u8>,
+    lines: Lines<R>,
 }
 
 impl<R: BufRead> LineSource<R> {
     /// Lines of `reader`, which is `input`.
     pub(crate) fn new(reader: R, input: Endpoint) -> LineSource<R> {
         LineSource {
-            reader,
-            input,
-            line: 0,
-            offset: 0,
-            buffer: Vec::new(),
+            lines: Lines::new(reader, input),
         }
     }
 }
 
 impl<R: BufRead + Send> RowSource for LineSource<R> {
     fn next_event(&mut self) -> Result<Option<Event>, BatchError> {
-        self.buffer.clear();
-        let read = self
-            .reader
-            .read_until(b'\n', &mut self.buffer)
-            .map_err(|source| BatchError::ReadInput {
-                input: self.input.clone(),
-                line: self.line + 1,
-                source,
-            })?;
-        if read == 0 {
+        let Some((line, end_offset)) = self.lines.advance()? else {
             return Ok(None);
-        }
-        self.line += 1;
-        self.offset += read as u64;
-        let mut text = line_text(&self.buffer);
-        if self.line == 1 {
+        };
+        let mut text = line_text(self.lines.text());
+        if line == 1 {
             // A byte order mark marks the encoding; it is not part of the first URL.
             text = text.strip_prefix("\u{feff}".as_bytes()).unwrap_or(text);
         }
@@ -57,13 +38,13 @@ impl<R: BufRead + Send> RowSource for LineSource<R> {
             Ok(url) => Target::Url(url.to_owned()),
             Err(problem) => Target::Unusable {
                 input: String::from_utf8_lossy(text).into_owned(),
-                reason: format!("line {}: {problem}", self.line),
+                reason: format!("line {line}: {problem}"),
             },
         };
         Ok(Some(Event::Row(Row {
-            number: self.line,
-            line: self.line,
-            end_offset: self.offset,
+            number: line,
+            line,
+            end_offset,
             target,
             prefix: Vec::new(),
             suffix: b"\n".to_vec(),

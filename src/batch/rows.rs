@@ -160,6 +160,58 @@ pub(crate) fn spawn_reader(
     receiver
 }
 
+/// An input read line by line, counting lines and bytes so that every row knows where it ends
+/// (for messages, and for `--resume`). Shared by the `jsonl` and `lines` formats.
+pub(crate) struct Lines<R> {
+    reader: R,
+    input: Endpoint,
+    line: u64,
+    offset: u64,
+    buffer: Vec<u8>,
+}
+
+impl<R: std::io::BufRead> Lines<R> {
+    /// Lines of `reader`, which is `input`.
+    pub(crate) fn new(reader: R, input: Endpoint) -> Lines<R> {
+        Lines {
+            reader,
+            input,
+            line: 0,
+            offset: 0,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// Reads the next line; returns its 1-based number and the input offset just after it, or
+    /// `None` at the end. The line itself, `\n` included when present, is [`Lines::text`].
+    ///
+    /// # Errors
+    ///
+    /// [`BatchError::ReadInput`] naming the input and the line that could not be read.
+    pub(crate) fn advance(&mut self) -> Result<Option<(u64, u64)>, BatchError> {
+        self.buffer.clear();
+        let read = self
+            .reader
+            .read_until(b'\n', &mut self.buffer)
+            .map_err(|source| BatchError::ReadInput {
+                input: self.input.clone(),
+                line: self.line + 1,
+                source,
+            })?;
+        if read == 0 {
+            return Ok(None);
+        }
+        self.line += 1;
+        self.offset += read as u64;
+        Ok(Some((self.line, self.offset)))
+    }
+
+    /// The line read by the last [`Lines::advance`].
+    pub(crate) fn text(&self) -> &[u8] {
+        &self.buffer
+    }
+}
+
 /// Splits one line read with `read_until(b'\n')` from its terminator: the text without `\n`
 /// and a `\r` before it.
 pub(crate) fn line_text(line: &[u8]) -> &[u8] {
