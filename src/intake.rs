@@ -168,6 +168,11 @@ pub fn parse_report(raw: &str) -> Result<Target, IntakeError> {
         return Err(IntakeError::Empty);
     }
     let refanged = refang(cleaned);
+    // A bare IPv6 address (reports often give one without brackets, or prose brackets around
+    // it were just removed) is a host only in brackets.
+    if let Ok(ip) = refanged.parse::<Ipv6Addr>() {
+        return parse_url(&format!("http://[{ip}]/"));
+    }
     let with_scheme = repair_scheme(&refanged)?;
     parse_url(&with_scheme)
 }
@@ -581,6 +586,10 @@ mod tests {
             ("http://[2001:db8::1]/", "2001:db8::1"),
             ("http://[2001:DB8:0:0::1]:8080/x", "2001:db8::1"),
             ("[2001:db8::1]/x", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1"),
+            ("2001:db8::1", "2001:db8::1"),
+            (" 2a00:c98::1. ", "2a00:c98::1"),
+            ("::ffff:95.211.0.1", "::ffff:95.211.0.1"),
             ("http://[::ffff:95.211.0.1]/", "::ffff:95.211.0.1"),
             ("http://256.1.1.1/", "invalid:unparseable"),
             ("http://1.2.3.4.5/", "invalid:unparseable"),
