@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::cache::{CacheSettings, DnsCache};
 use crate::error::StartupError;
 use crate::pipeline::{DataPaths, DataSet, Pipeline, PipelineSettings};
-use crate::resolve::{DnsResolver, DnsSettings, NameServerAddr};
+use crate::resolve::{DnsResolver, DnsSettings, DnsTransport, NameServerAddr};
 use crate::verdict::Jurisdiction;
 
 /// The bundled data directory, as built: `data/` of the source tree.
@@ -96,6 +96,11 @@ pub struct Common {
     #[arg(long, env = "HOSTLOC_DNS_ATTEMPTS", global = true, default_value_t = 2,
           value_parser = clap::value_parser!(u16).range(1..=10), value_name = "N")]
     pub dns_attempts: u16,
+
+    /// How DNS queries travel to the name servers. Both give the same answers.
+    #[arg(long, env = "HOSTLOC_DNS_TRANSPORT", global = true, value_enum,
+          default_value_t = DnsTransport::Pooled, value_name = "TRANSPORT")]
+    pub dns_transport: DnsTransport,
 
     /// The jurisdiction whose police get referrals: ISO 3166-1 alpha-2.
     #[arg(
@@ -352,6 +357,7 @@ impl Common {
             servers: self.dns_servers.iter().map(|server| server.0).collect(),
             timeout: self.dns_timeout,
             attempts: usize::from(self.dns_attempts),
+            transport: self.dns_transport,
         }
     }
 
@@ -430,11 +436,20 @@ mod tests {
     }
 
     #[test]
+    fn the_dns_transport_is_pooled_unless_hickory_is_asked_for() {
+        let cli = Cli::try_parse_from(["hostloc", "lookup"]).unwrap();
+        assert_eq!(cli.common.dns_settings().transport, DnsTransport::Pooled);
+        let cli = Cli::try_parse_from(["hostloc", "lookup", "--dns-transport", "hickory"]).unwrap();
+        assert_eq!(cli.common.dns_settings().transport, DnsTransport::Hickory);
+    }
+
+    #[test]
     fn bad_values_are_usage_errors() {
         for args in [
             &["hostloc", "--jurisdiction", "NLD", "lookup"][..],
             &["hostloc", "--dns-server", "dns.google", "lookup"][..],
             &["hostloc", "--dns-timeout", "soon", "lookup"][..],
+            &["hostloc", "--dns-transport", "tcp", "lookup"][..],
             &["hostloc", "batch", "--format", "xml"][..],
             &["hostloc", "batch", "--delimiter", ";;"][..],
             &["hostloc", "batch", "--delimiter", "\""][..],

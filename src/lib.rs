@@ -5,7 +5,8 @@
 //! One pipeline, thin front ends. A lookup flows through:
 //!
 //! - [`intake`]: reported text → [`intake::Target`] (refang, clean, WHATWG URL parse). No I/O.
-//! - [`cache`] → [`resolve`]: host → [`resolve::Resolution`] (A/AAAA, CNAME chain, TTL, outcome).
+//! - [`cache`] → [`resolve`]: host → [`resolve::Resolution`] (A/AAAA, CNAME chain, TTL, outcome),
+//!   over the pooled UDP client of [`dns_transport`] or hickory-resolver.
 //! - [`geoip`]: address → [`geoip::IpFacts`] from in-memory `.mmdb` files;
 //!   [`special_purpose`] says which addresses are not public; [`networks`] which belong to a
 //!   CDN / reverse proxy.
@@ -23,6 +24,7 @@ pub mod batch;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod dns_transport;
 pub mod error;
 pub mod geoip;
 pub mod http;

@@ -1,11 +1,13 @@
 //! Resolve: asks DNS for a host's addresses, and nothing else.
 //!
-//! Owns the hickory resolver and the classification of what DNS said: A and AAAA are asked
-//! concurrently, every answer is kept, the CNAME chain is recorded in order, the smallest TTL is
-//! kept, and the outcome is classified as one of `ok | nxdomain | nodata | servfail | refused |
-//! timeout | error`. A lookup never takes longer than [`DnsSettings::deadline`], whatever the
-//! servers do. This module never connects to a reported host; it only talks to the configured
-//! name servers. The hosts file is never consulted: evidence comes from DNS alone.
+//! Owns the choice of DNS transport ([`DnsTransport`]: the pooled UDP client of
+//! `dns_transport.rs` by default, or hickory-resolver) and the classification of what DNS said,
+//! the same for both: A and AAAA are asked concurrently, every answer is kept, the CNAME chain
+//! is recorded in order, the smallest TTL is kept, and the outcome is classified as one of
+//! `ok | nxdomain | nodata | servfail | refused | timeout | error`. A lookup never takes longer
+//! than [`DnsSettings::deadline`], whatever the servers do. This module never connects to a
+//! reported host; it only talks to the configured name servers. The hosts file is never
+//! consulted: evidence comes from DNS alone.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -13,13 +15,17 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::config::{
+    NameServerConfig, ProtocolConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 use serde::{Deserialize, Serialize};
+
+use crate::dns_transport::{PooledUdpClient, TransportStats};
 
 /// How a DNS lookup ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -119,6 +125,8 @@ pub struct DnsSettings {
     pub timeout: Duration,
     /// How many times a query is tried in all (1 = no retry).
     pub attempts: usize,
+    /// How queries travel to the servers.
+    pub transport: DnsTransport,
 }
 
 impl Default for DnsSettings {
@@ -127,8 +135,21 @@ impl Default for DnsSettings {
             servers: Vec::new(),
             timeout: Duration::from_secs(2),
             attempts: 2,
+            transport: DnsTransport::default(),
         }
     }
+}
+
+/// How DNS queries travel to the name servers. Both give the same answers and outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DnsTransport {
+    /// A few long-lived UDP sockets per server shared by all queries (random IDs, question
+    /// checked, TCP for truncated answers). Fast; for a local or trusted resolver.
+    #[default]
+    Pooled,
+    /// hickory-resolver: a new socket with a random source port per query. Several times the
+    /// CPU per query, but harder to spoof off-path; for an untrusted path to the resolver.
+    Hickory,
 }
 
 impl DnsSettings {
@@ -174,19 +195,30 @@ pub enum ResolverSetupError {
     /// hickory rejected the configuration.
     #[error("cannot set up the DNS resolver: {0}")]
     Build(String),
+    /// The sockets of the pooled transport could not be opened.
+    #[error("cannot open the DNS sockets: {0}")]
+    Sockets(Arc<std::io::Error>),
 }
 
 /// The DNS client every lookup goes through.
 #[derive(Clone)]
 pub struct DnsResolver {
-    resolver: Arc<TokioResolver>,
+    backend: Backend,
     deadline: Duration,
     servers: Arc<[SocketAddr]>,
+}
+
+/// The transport behind a [`DnsResolver`].
+#[derive(Clone)]
+enum Backend {
+    Pooled(PooledUdpClient),
+    Hickory(Arc<TokioResolver>),
 }
 
 impl std::fmt::Debug for DnsResolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DnsResolver")
+            .field("transport", &self.transport())
             .field("servers", &self.servers)
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
@@ -194,12 +226,38 @@ impl std::fmt::Debug for DnsResolver {
 }
 
 impl DnsResolver {
-    /// Builds the resolver for `settings`.
+    /// Builds the resolver for `settings`. The pooled transport opens its sockets here and must
+    /// be built inside a tokio runtime.
     ///
     /// # Errors
     ///
-    /// [`ResolverSetupError`] when the system configuration is needed and unreadable.
+    /// [`ResolverSetupError`] when the system configuration is needed and unreadable (or names
+    /// no server), or the pooled transport's sockets cannot be opened (no runtime, no socket).
     pub fn new(settings: &DnsSettings) -> Result<DnsResolver, ResolverSetupError> {
+        match settings.transport {
+            DnsTransport::Pooled => Self::pooled(settings),
+            DnsTransport::Hickory => Self::hickory(settings),
+        }
+    }
+
+    /// The pooled UDP client, aimed at the given servers or those of `/etc/resolv.conf`.
+    fn pooled(settings: &DnsSettings) -> Result<DnsResolver, ResolverSetupError> {
+        let servers = if settings.servers.is_empty() {
+            system_name_servers()?
+        } else {
+            settings.servers.clone()
+        };
+        let client = PooledUdpClient::new(servers.clone(), settings.timeout, settings.attempts)
+            .map_err(|error| ResolverSetupError::Sockets(Arc::new(error)))?;
+        Ok(DnsResolver {
+            backend: Backend::Pooled(client),
+            deadline: settings.deadline(),
+            servers: servers.into(),
+        })
+    }
+
+    /// hickory-resolver, aimed at the given servers or configured from the system.
+    fn hickory(settings: &DnsSettings) -> Result<DnsResolver, ResolverSetupError> {
         let mut builder = if settings.servers.is_empty() {
             Resolver::builder_tokio()
                 .map_err(|error| ResolverSetupError::SystemConfig(error.to_string()))?
@@ -234,10 +292,35 @@ impl DnsResolver {
             .build()
             .map_err(|error| ResolverSetupError::Build(error.to_string()))?;
         Ok(DnsResolver {
-            resolver: Arc::new(resolver),
+            backend: Backend::Hickory(Arc::new(resolver)),
             deadline: settings.deadline(),
             servers: settings.servers.clone().into(),
         })
+    }
+
+    /// The transport queries travel by.
+    pub fn transport(&self) -> DnsTransport {
+        match self.backend {
+            Backend::Pooled(_) => DnsTransport::Pooled,
+            Backend::Hickory(_) => DnsTransport::Hickory,
+        }
+    }
+
+    /// Counters of the pooled transport (queries in flight, responses dropped as unmatched);
+    /// `None` for hickory, which keeps no such counters.
+    pub fn transport_stats(&self) -> Option<TransportStats> {
+        match &self.backend {
+            Backend::Pooled(client) => Some(client.stats()),
+            Backend::Hickory(_) => None,
+        }
+    }
+
+    /// One query through the configured transport.
+    async fn lookup(&self, name: Name, record_type: RecordType) -> QueryResult {
+        match &self.backend {
+            Backend::Pooled(client) => client.lookup(name, record_type).await,
+            Backend::Hickory(resolver) => resolver.lookup(name, record_type).await,
+        }
     }
 
     /// Asks for A and AAAA of `host` (a lower-case ASCII name without trailing dot)
@@ -259,8 +342,8 @@ impl DnsResolver {
         name.set_fqdn(true);
         let both = async {
             tokio::join!(
-                self.resolver.lookup(name.clone(), RecordType::A),
-                self.resolver.lookup(name.clone(), RecordType::AAAA)
+                self.lookup(name.clone(), RecordType::A),
+                self.lookup(name.clone(), RecordType::AAAA)
             )
         };
         match tokio::time::timeout(self.deadline, both).await {
@@ -281,6 +364,31 @@ impl DnsResolver {
 }
 
 type QueryResult = Result<hickory_resolver::lookup::Lookup, NetError>;
+
+/// The name servers of `/etc/resolv.conf` (through hickory's parser), for the pooled transport.
+/// Only their addresses and ports are used; timeouts and attempts come from [`DnsSettings`].
+fn system_name_servers() -> Result<Vec<SocketAddr>, ResolverSetupError> {
+    let (config, _options) = hickory_resolver::system_conf::read_system_conf()
+        .map_err(|error| ResolverSetupError::SystemConfig(error.to_string()))?;
+    let mut servers: Vec<SocketAddr> = Vec::new();
+    for name_server in config.name_servers() {
+        let port = name_server
+            .connections
+            .iter()
+            .find(|connection| matches!(connection.protocol, ProtocolConfig::Udp))
+            .map_or(53, |connection| connection.port);
+        let server = SocketAddr::new(name_server.ip, port);
+        if !servers.contains(&server) {
+            servers.push(server);
+        }
+    }
+    if servers.is_empty() {
+        return Err(ResolverSetupError::SystemConfig(
+            "it names no name server".to_owned(),
+        ));
+    }
+    Ok(servers)
+}
 
 /// Merges the A and AAAA answers into one resolution.
 fn combine(name: &Name, answers: [(RecordType, QueryResult); 2]) -> Resolution {

@@ -97,6 +97,7 @@ impl Setup {
             servers: vec![self.dns.addr()],
             timeout: humantime::parse_duration(DNS_TIMEOUT).unwrap(),
             attempts: 1,
+            ..DnsSettings::default()
         })
         .unwrap();
         Pipeline::new(

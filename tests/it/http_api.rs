@@ -185,6 +185,7 @@ fn patient_pipeline(world: &TestWorld, dns: SocketAddr, timeout: Duration) -> Pi
         servers: vec![dns],
         timeout,
         attempts: 1,
+        ..DnsSettings::default()
     })
     .expect("resolver builds");
     let cache = CacheSettings {

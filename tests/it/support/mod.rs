@@ -15,7 +15,7 @@ use std::time::Duration;
 use hostloc::Pipeline;
 use hostloc::cache::{CacheSettings, DnsCache};
 use hostloc::pipeline::{DataPaths, DataSet, PipelineSettings};
-use hostloc::resolve::{DnsResolver, DnsSettings};
+use hostloc::resolve::{DnsResolver, DnsSettings, DnsTransport};
 
 #[allow(unused_imports)] // Not every test module needs every type.
 pub(crate) use dns::{Answer, BlackHoleDns, TestDns};
@@ -26,12 +26,16 @@ pub(crate) fn shared_fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
 }
 
+/// Both DNS transports, for tests that must hold for each.
+pub(crate) const TRANSPORTS: [DnsTransport; 2] = [DnsTransport::Pooled, DnsTransport::Hickory];
+
 /// DNS settings aimed at `server`, with short timeouts so failure tests stay quick.
 pub(crate) fn dns_settings(server: std::net::SocketAddr) -> DnsSettings {
     DnsSettings {
         servers: vec![server],
         timeout: Duration::from_millis(300),
         attempts: 1,
+        transport: DnsTransport::default(),
     }
 }
 
@@ -42,23 +46,41 @@ pub(crate) fn pipeline_with(
     cache: CacheSettings,
     settings: PipelineSettings,
 ) -> Pipeline {
-    let paths = world.paths();
-    let data = DataSet::load(&paths).expect("test data loads");
-    let resolver = DnsResolver::new(&dns_settings(server)).expect("resolver builds");
-    Pipeline::new(data, Some(paths), DnsCache::new(resolver, cache), settings)
+    build_pipeline(world, &dns_settings(server), cache, settings)
 }
 
 /// A pipeline over `world`, asking `server`, with the cache off (every lookup asks DNS).
 pub(crate) fn pipeline(world: &TestWorld, server: std::net::SocketAddr) -> Pipeline {
-    pipeline_with(
-        world,
-        server,
-        CacheSettings {
-            capacity: 0,
-            ..CacheSettings::default()
-        },
-        PipelineSettings::default(),
-    )
+    pipeline_with_transport(world, server, DnsTransport::default())
+}
+
+/// As [`pipeline`], with queries travelling by `transport`.
+pub(crate) fn pipeline_with_transport(
+    world: &TestWorld,
+    server: std::net::SocketAddr,
+    transport: DnsTransport,
+) -> Pipeline {
+    let dns = DnsSettings {
+        transport,
+        ..dns_settings(server)
+    };
+    let cache = CacheSettings {
+        capacity: 0,
+        ..CacheSettings::default()
+    };
+    build_pipeline(world, &dns, cache, PipelineSettings::default())
+}
+
+fn build_pipeline(
+    world: &TestWorld,
+    dns: &DnsSettings,
+    cache: CacheSettings,
+    settings: PipelineSettings,
+) -> Pipeline {
+    let paths = world.paths();
+    let data = DataSet::load(&paths).expect("test data loads");
+    let resolver = DnsResolver::new(dns).expect("resolver builds");
+    Pipeline::new(data, Some(paths), DnsCache::new(resolver, cache), settings)
 }
 
 /// The built `hostloc` binary with a clean environment, aimed at `world` and `server`.

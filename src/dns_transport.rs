@@ -1,0 +1,887 @@
+//! DNS transport: a fast stub client over a fixed pool of long-lived UDP sockets.
+//!
+//! Owns the wire between hostloc and its configured name servers for the `pooled` transport:
+//! a few `connect()`ed UDP sockets per server, bound to OS-chosen ports, each with one receive
+//! task that hands responses to the queries waiting for them; random query IDs, unique per
+//! socket among the queries in flight; a bounded number of queries in flight per server;
+//! per-attempt timeouts with resends inside an attempt and retries rotating over the servers;
+//! TCP to the same server when a response is truncated; and following CNAME chains the server
+//! did not chase. `PooledUdpClient::lookup` keeps the contract of hickory's
+//! `Resolver::lookup` with `preserve_intermediates` (same `Lookup` answers, same `NetError`s), so
+//! `resolve.rs` classifies both transports with the same code.
+//!
+//! Why it exists: hickory-resolver opens a new UDP socket per query, which costs 100–150 µs of
+//! CPU per query; reusing a handful of sockets reaches the local server's ceiling instead.
+//!
+//! # Flow control
+//!
+//! At most `MAX_IN_FLIGHT_PER_SERVER` (128) queries are outstanding at one server; more wait
+//! their turn, first come first served. A client this fast can otherwise outrun the server:
+//! queries pile up in the server's socket buffer (about 200 small datagrams with Linux
+//! defaults) and the overflow is dropped, each drop costing its query a resend interval. Against
+//! a local dnsmasq, 64–192 in flight all give the same rate and no drops, while 256 overflows it
+//! and the rate collapses. The price is a ceiling of 128 queries per round trip: about 6 400
+//! queries/s to a resolver 20 ms away, more than hickory's CPU cost allows on a small machine.
+//!
+//! This module must not talk to anything but the configured name servers (UDP sockets are
+//! connected to them, so the kernel drops datagrams from anyone else; TCP goes only to the
+//! server that sent the truncated answer), must not log queried names, and must not cache
+//! (`cache.rs` does).
+//!
+//! # Spoofing
+//!
+//! A response is accepted only when it arrives on the socket that sent the query, from the
+//! server's address and port, carries a query ID pending on that socket, and echoes the query's
+//! question (name case-insensitively, type, class). Everything else is dropped and counted.
+//!
+//! The residual risk is higher than with hickory's fresh random source port per query. The
+//! pool's ports live as long as the process, so an off-path attacker who has learned them needs
+//! to match only the 16-bit ID rather than ID and port; with up to 128 queries in flight per
+//! server, one forged datagram hits *some* pending ID with probability up to 1 in 512. It must
+//! also echo the question, so the attacker must know which name is being asked right then. A
+//! forgery that lands changes that host's resolution, and `cache.rs` keeps it for its TTL (at
+//! most `--cache-max-ttl`). This is the exposure of massdns and of any stub that reuses
+//! sockets, acceptable for a local or trusted-path resolver, which is what hostloc is meant to
+//! be pointed at. For an untrusted path, `--dns-transport hickory` remains.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use hickory_resolver::lookup::Lookup;
+use hickory_resolver::net::{DnsError, NetError, NoRecords};
+use hickory_resolver::proto::op::{
+    DEFAULT_RETRY_FLOOR, Edns, Message, MessageType, OpCode, Query, ResponseCode,
+};
+use hickory_resolver::proto::rr::rdata::CNAME;
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::AbortHandle;
+
+/// UDP sockets opened per name server. A few spread the receive work over the runtime's
+/// threads and the kernel's per-socket buffers; more buy nothing against one server.
+const SOCKETS_PER_SERVER: usize = 4;
+
+/// Queries in flight at once to one server (see "Flow control" above). This also bounds memory
+/// and keeps IDs sparse: a socket never has more than this many of its 65 536 IDs taken.
+const MAX_IN_FLIGHT_PER_SERVER: usize = 128;
+
+/// How often a query is sent within one attempt while no answer comes: a lost datagram then
+/// costs [`RESEND_INTERVAL`], not the whole attempt. hickory-resolver resends the same way.
+const SENDS_PER_ATTEMPT: usize = 3;
+
+/// The pause before a resend: hickory's floor for its resend interval. A recursive resolver
+/// may take this long for a name it must look up itself, so resending sooner would mostly
+/// duplicate work.
+const RESEND_INTERVAL: Duration = DEFAULT_RETRY_FLOOR;
+
+/// The UDP payload size advertised with EDNS0: the DNS flag day 2020 value, which avoids IP
+/// fragmentation on any common path.
+const EDNS_PAYLOAD: u16 = 1232;
+
+/// Receive buffer asked of the kernel per socket, so a burst of answers is not dropped while the
+/// receive task waits for a thread that is busy with lookups (the kernel caps it at `rmem_max`).
+const RECEIVE_BUFFER_BYTES: usize = 1 << 20;
+
+/// Queries one lookup may send while following a CNAME chain, as hickory-resolver allows.
+const MAX_QUERIES_PER_LOOKUP: usize = 8;
+
+/// Largest DNS message over UDP or TCP.
+const MAX_MESSAGE_BYTES: usize = 65_535;
+
+/// A DNS client over a fixed pool of long-lived, connected UDP sockets per name server. Cheap to
+/// clone: clones share the sockets. The receive tasks end when the last clone is dropped.
+#[derive(Clone)]
+pub(crate) struct PooledUdpClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PooledUdpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledUdpClient")
+            .field("servers", &self.inner.servers.len())
+            .field("timeout", &self.inner.timeout)
+            .field("attempts", &self.inner.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    servers: Vec<ServerPool>,
+    timeout: Duration,
+    attempts: usize,
+    receivers: Vec<AbortHandle>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The receive tasks hold their sockets; without this they would wait for datagrams
+        // forever after the last client is gone.
+        for receiver in &self.receivers {
+            receiver.abort();
+        }
+    }
+}
+
+/// The sockets aimed at one name server.
+struct ServerPool {
+    address: SocketAddr,
+    sockets: Vec<Arc<PooledSocket>>,
+    next: AtomicUsize,
+    /// One permit per query in flight to this server.
+    window: Semaphore,
+}
+
+impl ServerPool {
+    /// The next socket, round robin, so load spreads evenly.
+    fn socket(&self) -> &PooledSocket {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.sockets.len();
+        &self.sockets[index]
+    }
+}
+
+/// One connected UDP socket and the queries waiting for an answer on it.
+struct PooledSocket {
+    socket: UdpSocket,
+    pending: Mutex<PendingQueries>,
+    dropped: AtomicU64,
+}
+
+/// The in-flight queries of one socket, by query ID.
+#[derive(Default)]
+struct PendingQueries {
+    by_id: HashMap<u16, Waiter>,
+    /// Tells apart successive queries that happened to draw the same ID, so a finished query
+    /// never removes its successor's entry.
+    next_ticket: u64,
+}
+
+struct Waiter {
+    ticket: u64,
+    query: Query,
+    reply: oneshot::Sender<Message>,
+}
+
+/// Counters of the pooled transport, for tests and diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TransportStats {
+    /// Queries sent and not yet answered, timed out or abandoned.
+    pub in_flight: usize,
+    /// Datagrams dropped because no pending query matched them: unknown ID, wrong question,
+    /// undecodable, or an answer that came after its query had given up.
+    pub dropped_responses: u64,
+}
+
+impl PooledUdpClient {
+    /// Opens [`SOCKETS_PER_SERVER`] UDP sockets per server, each bound to an OS-chosen port and
+    /// connected to its server, and spawns one receive task per socket.
+    ///
+    /// Needs a tokio runtime (the receive tasks run on the current one). `timeout` bounds each
+    /// attempt; `attempts` counts every try, the first included (0 is taken as 1).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error when no server is given, a socket cannot be opened or connected, or no tokio
+    /// runtime is running.
+    pub(crate) fn new(
+        servers: Vec<SocketAddr>,
+        timeout: Duration,
+        attempts: usize,
+    ) -> io::Result<PooledUdpClient> {
+        if servers.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no name server to send queries to",
+            ));
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            io::Error::other("the pooled DNS transport needs a running tokio runtime")
+        })?;
+        let _context = runtime.enter();
+        let mut pools = Vec::with_capacity(servers.len());
+        let mut receivers = Vec::with_capacity(servers.len() * SOCKETS_PER_SERVER);
+        for address in servers {
+            let mut sockets = Vec::with_capacity(SOCKETS_PER_SERVER);
+            for _ in 0..SOCKETS_PER_SERVER {
+                let socket = Arc::new(PooledSocket {
+                    socket: UdpSocket::from_std(connected_socket(address)?)?,
+                    pending: Mutex::new(PendingQueries::default()),
+                    dropped: AtomicU64::new(0),
+                });
+                receivers.push(runtime.spawn(receive(Arc::clone(&socket))).abort_handle());
+                sockets.push(socket);
+            }
+            pools.push(ServerPool {
+                address,
+                sockets,
+                next: AtomicUsize::new(0),
+                window: Semaphore::new(MAX_IN_FLIGHT_PER_SERVER),
+            });
+        }
+        Ok(PooledUdpClient {
+            inner: Arc::new(Inner {
+                servers: pools,
+                timeout,
+                attempts: attempts.max(1),
+                receivers,
+            }),
+        })
+    }
+
+    /// Looks up `record_type` records of `name`, following CNAMEs the server did not chase.
+    ///
+    /// On success the [`Lookup`]'s answers are the CNAME chain from `name`, in order, then the
+    /// records of `record_type` at its end, as hickory's `Resolver::lookup` returns them with
+    /// `preserve_intermediates`.
+    ///
+    /// # Errors
+    ///
+    /// As hickory-resolver reports them: [`DnsError::NoRecordsFound`] for NXDOMAIN and for no
+    /// data (with the response code and the negative TTL from the SOA), [`DnsError::ResponseCode`]
+    /// for SERVFAIL, REFUSED and other failure codes, [`NetError::Timeout`] when no attempt got an
+    /// answer in time, [`NetError::Io`] when sending failed, and [`NetError::Proto`] or
+    /// [`NetError::Message`] for a query that cannot be encoded or a broken TCP answer.
+    pub(crate) async fn lookup(
+        &self,
+        name: Name,
+        record_type: RecordType,
+    ) -> Result<Lookup, NetError> {
+        let mut name = name;
+        name.set_fqdn(true);
+        let original = Query::query(name, record_type);
+        let mut query = original.clone();
+        let mut chain: Vec<Record> = Vec::new();
+        let mut visited: Vec<Name> = vec![query.name().clone()];
+        let mut dead_end = None;
+        for _ in 0..MAX_QUERIES_PER_LOOKUP {
+            let message = self.exchange(&query).await?;
+            match interpret(&query, message)? {
+                Step::Answer(records) => {
+                    chain.extend(records);
+                    return Ok(lookup_of(original, chain));
+                }
+                Step::Follow {
+                    cnames,
+                    target,
+                    unresolved,
+                } => {
+                    chain.extend(cnames);
+                    if visited.contains(&target) {
+                        // A loop across responses: as far as this chain goes, nothing is there.
+                        return Err(unresolved.into());
+                    }
+                    visited.push(target.clone());
+                    dead_end = Some(unresolved);
+                    query = Query::query(target, record_type);
+                }
+            }
+        }
+        // The chain is longer than hickory would follow; it reports the last answer then.
+        Err(dead_end
+            .unwrap_or_else(|| NoRecords::new(query, ResponseCode::NoError))
+            .into())
+    }
+
+    /// The pool's counters, summed over every socket.
+    pub(crate) fn stats(&self) -> TransportStats {
+        let mut stats = TransportStats::default();
+        for socket in self.inner.servers.iter().flat_map(|pool| &pool.sockets) {
+            stats.in_flight += socket.pending().by_id.len();
+            stats.dropped_responses += socket.dropped.load(Ordering::Relaxed);
+        }
+        stats
+    }
+
+    /// Sends `query` until a server answers it: one attempt per try, rotating over the servers
+    /// (first server first), each bounded by the timeout once the server has room for it; a
+    /// truncated answer is asked again over TCP from the same server.
+    async fn exchange(&self, query: &Query) -> Result<Message, NetError> {
+        let inner = &*self.inner;
+        let mut failure = NetError::Timeout;
+        for attempt in 0..inner.attempts {
+            let pool = &inner.servers[attempt % inner.servers.len()];
+            // Waiting for room is not part of the attempt's time: the server has not been asked
+            // yet. The lookup's hard deadline (resolve.rs) still bounds the wait.
+            let _in_flight = pool.window.acquire().await.map_err(|_| NetError::Busy)?;
+            let result = match tokio::time::timeout(inner.timeout, pool.socket().ask(query)).await {
+                Ok(Ok(message)) if message.metadata.truncation => {
+                    // Boxed: the TCP exchange is rare and its future large; inline, it would
+                    // bloat every query's future.
+                    let over_tcp = Box::pin(ask_over_tcp(pool.address, query));
+                    tokio::time::timeout(inner.timeout, over_tcp)
+                        .await
+                        .unwrap_or(Err(NetError::Timeout))
+                }
+                Ok(result) => result,
+                Err(_elapsed) => Err(NetError::Timeout),
+            };
+            match result {
+                Ok(message) => return Ok(message),
+                // Another server, or a later try, may do better. An I/O error says more about
+                // what went wrong than a timeout does, so it is the one reported.
+                Err(NetError::Timeout) => {}
+                Err(error) => failure = error,
+            }
+        }
+        Err(failure)
+    }
+}
+
+impl PooledSocket {
+    /// Sends `query` with a fresh ID and waits for the response the receive task routes back,
+    /// resending it (same ID) every [`RESEND_INTERVAL`] while none comes. Dropping the future
+    /// (a timeout) withdraws the query, so a late answer finds no taker.
+    async fn ask(&self, query: &Query) -> Result<Message, NetError> {
+        let (reply, mut response) = oneshot::channel();
+        let pending = self.register(query, reply);
+        let datagram = encode(pending.id, query)?;
+        self.send(&datagram).await?;
+        for _ in 1..SENDS_PER_ATTEMPT {
+            tokio::select! {
+                message = &mut response => return received(message),
+                () = tokio::time::sleep(RESEND_INTERVAL) => self.send(&datagram).await?,
+            }
+        }
+        received(response.await)
+    }
+
+    /// Reserves an ID that no query in flight on this socket uses and records who waits for it.
+    fn register<'socket>(
+        &'socket self,
+        query: &Query,
+        reply: oneshot::Sender<Message>,
+    ) -> PendingGuard<'socket> {
+        let mut pending = self.pending();
+        let id = free_id(&pending.by_id);
+        let ticket = pending.next_ticket;
+        pending.next_ticket += 1;
+        pending.by_id.insert(
+            id,
+            Waiter {
+                ticket,
+                query: query.clone(),
+                reply,
+            },
+        );
+        PendingGuard {
+            socket: self,
+            id,
+            ticket,
+        }
+    }
+
+    async fn send(&self, datagram: &[u8]) -> Result<(), NetError> {
+        let sent = match self.socket.send(datagram).await {
+            // Linux reports an ICMP "port unreachable" caused by an earlier datagram on the
+            // next send, which then is not transmitted. It says nothing about this query.
+            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                self.socket.send(datagram).await
+            }
+            other => other,
+        }
+        .map_err(|error| NetError::Io(Arc::new(error)))?;
+        if sent == datagram.len() {
+            Ok(())
+        } else {
+            Err(NetError::Message("a DNS query was sent only in part"))
+        }
+    }
+
+    /// Hands `datagram` to the query waiting for it, or drops it.
+    fn deliver(&self, datagram: &[u8]) {
+        // Cheap screens first, so a flood of junk costs no decoding: a header, the response bit,
+        // an ID someone waits for.
+        let Some(&[high, low, flags, ..]) = datagram.get(..12) else {
+            return self.drop_response("shorter than a DNS header");
+        };
+        let id = u16::from_be_bytes([high, low]);
+        if flags & 0x80 == 0 {
+            return self.drop_response("not a response");
+        }
+        if !self.pending().by_id.contains_key(&id) {
+            return self.drop_response("no query pending with its ID");
+        }
+        let Ok(message) = Message::from_vec(datagram) else {
+            return self.drop_response("undecodable");
+        };
+        let mut pending = self.pending();
+        let Some(waiter) = pending.by_id.get(&id) else {
+            // The query gave up between the two looks.
+            drop(pending);
+            return self.drop_response("no query pending with its ID");
+        };
+        if !answers(&waiter.query, &message) {
+            drop(pending);
+            return self.drop_response("question does not match the pending query");
+        }
+        if let Some(waiter) = pending.by_id.remove(&id) {
+            drop(pending);
+            // The waiter may have timed out this instant; then the answer is simply unused.
+            let _ = waiter.reply.send(message);
+        }
+    }
+
+    fn drop_response(&self, reason: &'static str) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(reason, "dropped a DNS response");
+    }
+
+    /// The pending map. A panic while it was held left it consistent (every change is one insert
+    /// or remove), so poisoning is ignored.
+    fn pending(&self) -> MutexGuard<'_, PendingQueries> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The response the receive task handed over; the task only ever goes away with the client.
+fn received(message: Result<Message, oneshot::error::RecvError>) -> Result<Message, NetError> {
+    message.map_err(|_| NetError::Message("the DNS receive task ended"))
+}
+
+/// A query's place in its socket's pending map, given back when the query ends however it ends
+/// (answer, timeout, cancellation).
+struct PendingGuard<'socket> {
+    socket: &'socket PooledSocket,
+    id: u16,
+    ticket: u64,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        let mut pending = self.socket.pending();
+        // After an answer the receive task has removed the entry already, and the ID may belong
+        // to a newer query by now; the ticket tells.
+        if pending
+            .by_id
+            .get(&self.id)
+            .is_some_and(|waiter| waiter.ticket == self.ticket)
+        {
+            pending.by_id.remove(&self.id);
+        }
+    }
+}
+
+/// A random ID not in use on the socket. At most 128 of the 65 536 IDs are taken, so the first
+/// draw almost always fits; the scan only makes the bound certain.
+fn free_id(in_use: &HashMap<u16, Waiter>) -> u16 {
+    for _ in 0..16 {
+        let id: u16 = rand::random();
+        if !in_use.contains_key(&id) {
+            return id;
+        }
+    }
+    let start: u16 = rand::random();
+    (0..=u16::MAX)
+        .map(|offset| start.wrapping_add(offset))
+        .find(|id| !in_use.contains_key(id))
+        .unwrap_or(start)
+}
+
+/// The receive loop of one socket: every datagram goes to [`PooledSocket::deliver`].
+async fn receive(socket: Arc<PooledSocket>) {
+    let mut buffer = vec![0_u8; MAX_MESSAGE_BYTES];
+    loop {
+        match socket.socket.recv(&mut buffer).await {
+            Ok(length) => socket.deliver(&buffer[..length]),
+            // An ICMP error for an earlier query (server not listening); its query times out.
+            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {}
+            Err(error) => {
+                tracing::debug!(%error, "DNS receive error");
+                // Do not spin on a socket that keeps failing.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// A non-blocking UDP socket on an OS-chosen port of the wildcard address of `server`'s family,
+/// connected to `server` so the kernel accepts datagrams from nowhere else.
+fn connected_socket(server: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let (domain, local) = match server {
+        SocketAddr::V4(_) => (Domain::IPV4, SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
+        SocketAddr::V6(_) => (Domain::IPV6, SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))),
+    };
+    let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: a smaller buffer only means drops (and retries) under extreme bursts.
+    let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER_BYTES);
+    socket.bind(&local.into())?;
+    socket.connect(&server.into())?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// The wire form of `query` with `id`: recursion desired, EDNS0 with a 1232-byte payload.
+fn encode(id: u16, query: &Query) -> Result<Vec<u8>, NetError> {
+    let mut message = Message::new(id, MessageType::Query, OpCode::Query);
+    message.metadata.recursion_desired = true;
+    message.add_query(query.clone());
+    let mut edns = Edns::new();
+    edns.set_max_payload(EDNS_PAYLOAD);
+    message.set_edns(edns);
+    Ok(message.to_vec()?)
+}
+
+/// Whether `message` is a response to `query`: a standard query response echoing its question.
+fn answers(query: &Query, message: &Message) -> bool {
+    message.metadata.message_type == MessageType::Response
+        && message.metadata.op_code == OpCode::Query
+        && matches!(&message.queries[..], [question]
+            if question.name() == query.name()
+                && question.query_type() == query.query_type()
+                && question.query_class() == query.query_class())
+}
+
+/// Asks `server` for `query` over TCP, for an answer too large for UDP.
+async fn ask_over_tcp(server: SocketAddr, query: &Query) -> Result<Message, NetError> {
+    let io_error = |error: io::Error| NetError::Io(Arc::new(error));
+    let id: u16 = rand::random();
+    let body = encode(id, query)?;
+    let length = u16::try_from(body.len())
+        .map_err(|_| NetError::Message("a DNS query is too long for TCP"))?;
+    let mut frame = Vec::with_capacity(body.len() + 2);
+    frame.extend_from_slice(&length.to_be_bytes());
+    frame.extend_from_slice(&body);
+    let mut stream = TcpStream::connect(server).await.map_err(io_error)?;
+    stream.set_nodelay(true).map_err(io_error)?;
+    stream.write_all(&frame).await.map_err(io_error)?;
+    let mut length = [0_u8; 2];
+    stream.read_exact(&mut length).await.map_err(io_error)?;
+    let mut response = vec![0_u8; usize::from(u16::from_be_bytes(length))];
+    stream.read_exact(&mut response).await.map_err(io_error)?;
+    let message = Message::from_vec(&response)?;
+    if message.metadata.id != id || !answers(query, &message) {
+        return Err(NetError::Message(
+            "the TCP answer does not match its DNS query",
+        ));
+    }
+    Ok(message)
+}
+
+/// What one response says about the query it answers.
+#[derive(Debug)]
+enum Step {
+    /// The answer: the CNAMEs from the query name, in chain order, then the records of the
+    /// queried type at the chain's end.
+    Answer(Vec<Record>),
+    /// The response leads through `cnames` to `target` without records for it: ask `target`
+    /// next. `unresolved` is the error to report if the chain cannot be followed further.
+    Follow {
+        cnames: Vec<Record>,
+        target: Name,
+        unresolved: NoRecords,
+    },
+}
+
+/// Interprets a response to `query` the way hickory-resolver's caching client does: failure
+/// codes are errors; records of the queried type at the end of the CNAME chain are the answer;
+/// a chain ending without them is followed; otherwise no records (NXDOMAIN or no data, with the
+/// SOA's negative TTL).
+///
+/// Unlike hickory, only records that belong to the answer are kept: the CNAMEs on the chain from
+/// the query name and the queried type at its end, not unrelated records a server added.
+fn interpret(query: &Query, message: Message) -> Result<Step, NetError> {
+    let response_code = message.metadata.response_code;
+    match response_code {
+        ResponseCode::NoError | ResponseCode::NXDomain | ResponseCode::Unknown(_) => {}
+        code => return Err(DnsError::ResponseCode(code).into()),
+    }
+    let (cnames, target) = cname_chain(query, &message.answers);
+    let records: Vec<Record> = message
+        .answers
+        .iter()
+        .filter(|record| {
+            record.dns_class == query.query_class()
+                && record.record_type() == query.query_type()
+                && record.name == target
+        })
+        .cloned()
+        .collect();
+    if !records.is_empty() {
+        let mut answer = cnames;
+        answer.extend(records);
+        return Ok(Step::Answer(answer));
+    }
+    let unresolved = no_records(query, response_code, &message);
+    if cnames.is_empty() {
+        Err(unresolved.into())
+    } else {
+        Ok(Step::Follow {
+            cnames,
+            target,
+            unresolved,
+        })
+    }
+}
+
+/// The CNAMEs from the query name onwards, in chain order, and the name the chain ends at
+/// (the query name without CNAMEs). Queries for CNAME or ANY are answered by the CNAME itself.
+fn cname_chain(query: &Query, answers: &[Record]) -> (Vec<Record>, Name) {
+    let mut chain: Vec<Record> = Vec::new();
+    let mut current = query.name().clone();
+    if matches!(query.query_type(), RecordType::CNAME | RecordType::ANY) {
+        return (chain, current);
+    }
+    // Each step uses a different record, so this bounds the walk even on a loop.
+    for _ in 0..answers.len() {
+        let next = answers.iter().find_map(|record| match &record.data {
+            RData::CNAME(CNAME(target))
+                if record.dns_class == query.query_class() && record.name == current =>
+            {
+                Some((record, target))
+            }
+            _ => None,
+        });
+        let Some((record, target)) = next else { break };
+        if *target == *query.name() || chain.iter().any(|link| link.name == *target) {
+            break;
+        }
+        chain.push(record.clone());
+        current = target.clone();
+    }
+    (chain, current)
+}
+
+/// The "no records" error for `query`, with the SOA and negative TTL (the smaller of the SOA
+/// record's TTL and its `minimum`) from the authority section, as hickory reports them.
+fn no_records(query: &Query, response_code: ResponseCode, message: &Message) -> NoRecords {
+    let soa = message.authorities.iter().find_map(|record| {
+        record.clone().map(|data| match data {
+            RData::SOA(soa) => Some(soa),
+            _ => None,
+        })
+    });
+    let mut no_records = NoRecords::new(query.clone(), response_code);
+    no_records.negative_ttl = soa.as_ref().map(|soa| soa.ttl.min(soa.data.minimum));
+    no_records.soa = soa.map(Box::new);
+    if !message.authorities.is_empty() {
+        no_records.authorities = Some(message.authorities.clone().into());
+    }
+    no_records
+}
+
+/// A [`Lookup`] of `records` for `query`, valid for their smallest TTL.
+fn lookup_of(query: Query, records: Vec<Record>) -> Lookup {
+    let ttl = records.iter().map(|record| record.ttl).min().unwrap_or(0);
+    let valid_until = Instant::now() + Duration::from_secs(u64::from(ttl));
+    Lookup::new_with_deadline(query, records, valid_until)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_resolver::proto::rr::rdata::{A, SOA};
+
+    fn name(text: &str) -> Name {
+        Name::from_ascii(text).unwrap()
+    }
+
+    fn cname(owner: &str, target: &str, ttl: u32) -> Record {
+        Record::from_rdata(name(owner), ttl, RData::CNAME(CNAME(name(target))))
+    }
+
+    fn a(owner: &str, ttl: u32) -> Record {
+        Record::from_rdata(name(owner), ttl, RData::A(A::new(192, 0, 2, 1)))
+    }
+
+    fn soa(zone: &str, ttl: u32, minimum: u32) -> Record {
+        let soa = SOA::new(name("ns.example."), name("h.example."), 1, 2, 3, 4, minimum);
+        Record::from_rdata(name(zone), ttl, RData::SOA(soa))
+    }
+
+    fn response(
+        query: &Query,
+        code: ResponseCode,
+        answers: Vec<Record>,
+        authorities: Vec<Record>,
+    ) -> Message {
+        let mut message = Message::response(7, OpCode::Query);
+        message.metadata.response_code = code;
+        message.add_query(query.clone());
+        message.add_answers(answers);
+        message.add_authorities(authorities);
+        message
+    }
+
+    fn owners(records: &[Record]) -> Vec<String> {
+        records
+            .iter()
+            .map(|record| format!("{} {}", record.name, record.record_type()))
+            .collect()
+    }
+
+    /// What `interpret` made of a response, in a comparable form.
+    fn check(answers: Vec<Record>, code: ResponseCode, authorities: Vec<Record>, expected: &str) {
+        let query = Query::query(name("www.example."), RecordType::A);
+        let message = response(&query, code, answers, authorities);
+        let got = match interpret(&query, message) {
+            Ok(Step::Answer(records)) => format!("answer {:?}", owners(&records)),
+            Ok(Step::Follow { cnames, target, .. }) => {
+                format!("follow {:?} to {target}", owners(&cnames))
+            }
+            Err(NetError::Dns(DnsError::NoRecordsFound(no_records))) => format!(
+                "no records {:?} negative {:?}",
+                no_records.response_code, no_records.negative_ttl
+            ),
+            Err(NetError::Dns(DnsError::ResponseCode(code))) => format!("code {code:?}"),
+            Err(other) => format!("error {other}"),
+        };
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn responses_are_interpreted_as_hickory_does() {
+        use ResponseCode::*;
+        check(
+            vec![a("www.example.", 60)],
+            NoError,
+            vec![],
+            r#"answer ["www.example. A"]"#,
+        );
+        check(
+            vec![
+                cname("www.example.", "cdn.example.", 300),
+                cname("cdn.example.", "edge.example.", 300),
+                a("edge.example.", 60),
+            ],
+            NoError,
+            vec![],
+            r#"answer ["www.example. CNAME", "cdn.example. CNAME", "edge.example. A"]"#,
+        );
+        // Out of order, with an unrelated CNAME and an A record of another name.
+        check(
+            vec![
+                a("edge.example.", 60),
+                cname("other.example.", "edge.example.", 1),
+                a("elsewhere.example.", 60),
+                cname("www.example.", "edge.example.", 300),
+            ],
+            NoError,
+            vec![],
+            r#"answer ["www.example. CNAME", "edge.example. A"]"#,
+        );
+        check(
+            vec![cname("www.example.", "gone.example.", 300)],
+            NoError,
+            vec![],
+            r#"follow ["www.example. CNAME"] to gone.example."#,
+        );
+        check(
+            vec![cname("www.example.", "gone.example.", 300)],
+            NXDomain,
+            vec![soa("example.", 30, 60)],
+            r#"follow ["www.example. CNAME"] to gone.example."#,
+        );
+        check(
+            vec![],
+            NXDomain,
+            vec![soa("example.", 30, 60)],
+            "no records NXDomain negative Some(30)",
+        );
+        check(
+            vec![],
+            NoError,
+            vec![soa("example.", 900, 45)],
+            "no records NoError negative Some(45)",
+        );
+        check(vec![], NoError, vec![], "no records NoError negative None");
+        check(
+            vec![a("elsewhere.example.", 60)],
+            NoError,
+            vec![],
+            "no records NoError negative None",
+        );
+        check(vec![], ServFail, vec![], "code ServFail");
+        check(vec![], Refused, vec![], "code Refused");
+        check(vec![], FormErr, vec![], "code FormErr");
+        // A loop inside one response stops where it closes.
+        check(
+            vec![
+                cname("www.example.", "b.example.", 300),
+                cname("b.example.", "www.example.", 300),
+            ],
+            NoError,
+            vec![],
+            r#"follow ["www.example. CNAME"] to b.example."#,
+        );
+    }
+
+    #[test]
+    fn only_a_response_with_the_same_question_is_accepted() {
+        let query = Query::query(name("www.example."), RecordType::A);
+        let matching = response(&query, ResponseCode::NoError, vec![], vec![]);
+        assert!(answers(&query, &matching));
+
+        let upper = Query::query(name("WWW.Example."), RecordType::A);
+        assert!(answers(
+            &query,
+            &response(&upper, ResponseCode::NoError, vec![], vec![])
+        ));
+        for other in [
+            Query::query(name("evil.example."), RecordType::A),
+            Query::query(name("www.example."), RecordType::AAAA),
+        ] {
+            let message = response(&other, ResponseCode::NoError, vec![], vec![]);
+            assert!(!answers(&query, &message), "{other}");
+        }
+        let mut not_a_response = matching.clone();
+        not_a_response.metadata.message_type = MessageType::Query;
+        assert!(!answers(&query, &not_a_response));
+        let mut no_question = matching.clone();
+        no_question.queries.clear();
+        assert!(!answers(&query, &no_question));
+        let mut two_questions = matching;
+        two_questions.add_query(query.clone());
+        assert!(!answers(&query, &two_questions));
+    }
+
+    #[test]
+    fn queries_ask_for_recursion_with_edns() {
+        let query = Query::query(name("www.example."), RecordType::AAAA);
+        let message = Message::from_vec(&encode(4242, &query).unwrap()).unwrap();
+        assert_eq!(message.metadata.id, 4242);
+        assert!(message.metadata.recursion_desired);
+        assert_eq!(message.metadata.message_type, MessageType::Query);
+        assert_eq!(message.queries, [query]);
+        assert_eq!(message.max_payload(), EDNS_PAYLOAD);
+    }
+
+    #[test]
+    fn ids_in_use_are_never_handed_out() {
+        let mut in_use = HashMap::new();
+        let query = Query::query(name("www.example."), RecordType::A);
+        // Every ID but one taken: the scan finds it.
+        for id in 0..=u16::MAX {
+            if id != 12_345 {
+                let (reply, _) = oneshot::channel();
+                in_use.insert(
+                    id,
+                    Waiter {
+                        ticket: 0,
+                        query: query.clone(),
+                        reply,
+                    },
+                );
+            }
+        }
+        assert_eq!(free_id(&in_use), 12_345);
+    }
+
+    #[tokio::test]
+    async fn a_client_needs_a_server() {
+        let error = PooledUdpClient::new(Vec::new(), Duration::from_secs(1), 1).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn a_client_needs_a_runtime() {
+        let server = SocketAddr::from((Ipv4Addr::LOCALHOST, 53));
+        let error = PooledUdpClient::new(vec![server], Duration::from_secs(1), 1).unwrap_err();
+        assert!(error.to_string().contains("tokio runtime"), "{error}");
+    }
+}
