@@ -9,7 +9,7 @@ use hostloc::Verdict;
 use hostloc::cache::CacheSettings;
 use hostloc::networks::CdnMatch;
 use hostloc::pipeline::PipelineSettings;
-use hostloc::resolve::DnsOutcome;
+use hostloc::resolve::{DnsOutcome, DnsTransport};
 
 use crate::support::{self, Answer, BlackHoleDns, TestDns, TestWorld};
 
@@ -122,7 +122,11 @@ impl Fixture {
     }
 
     async fn lookup(&self, raw: &str) -> Report {
-        support::pipeline(&self.world, self.dns.addr())
+        self.lookup_by(DnsTransport::default(), raw).await
+    }
+
+    async fn lookup_by(&self, transport: DnsTransport, raw: &str) -> Report {
+        support::pipeline_with_transport(&self.world, self.dns.addr(), transport)
             .lookup(raw)
             .await
     }
@@ -246,6 +250,12 @@ async fn every_verdict_is_reachable() {
 #[tokio::test]
 async fn every_dns_outcome_is_classified() {
     let fixture = Fixture::new();
+    for transport in support::TRANSPORTS {
+        every_dns_outcome_is_classified_by(&fixture, transport).await;
+    }
+}
+
+async fn every_dns_outcome_is_classified_by(fixture: &Fixture, transport: DnsTransport) {
     for (host, outcome, ttl, reason) in [
         ("nl.example", DnsOutcome::Ok, Some(300), ""),
         (
@@ -276,16 +286,20 @@ async fn every_dns_outcome_is_classified() {
             "NXDOMAIN",
         ),
     ] {
-        let report = fixture.lookup(host).await;
+        let report = fixture.lookup_by(transport, host).await;
         let dns = report.dns.as_ref().expect("a domain has a dns section");
-        assert_eq!(dns.outcome, outcome, "{host}");
-        assert_eq!(dns.ttl, ttl, "{host}");
+        assert_eq!(dns.outcome, outcome, "{transport:?} {host}");
+        assert_eq!(dns.ttl, ttl, "{transport:?} {host}");
         assert_eq!(dns.queries.len(), 2, "{host}: A and AAAA both asked");
         assert!(!dns.from_cache);
         if outcome != DnsOutcome::Ok {
-            assert_eq!(report.verdict, Verdict::Unresolved, "{host}");
+            assert_eq!(report.verdict, Verdict::Unresolved, "{transport:?} {host}");
             assert!(report.addresses.is_empty());
-            assert!(report.reason.contains(reason), "{host}: {}", report.reason);
+            assert!(
+                report.reason.contains(reason),
+                "{transport:?} {host}: {}",
+                report.reason
+            );
         }
     }
 }
@@ -350,18 +364,30 @@ async fn the_report_carries_its_evidence() {
 #[tokio::test]
 async fn cname_chains_are_recorded_in_order_with_the_smallest_ttl() {
     let fixture = Fixture::new();
-    let report = fixture.lookup("http://www.chain.example/x").await;
-    let dns = report.dns.as_ref().unwrap();
-    assert_eq!(dns.cname_chain, ["cdn.chain.example", "edge.chain.example"]);
-    assert_eq!(dns.ttl, Some(200));
-    assert_eq!(report.verdict, Verdict::Domestic);
+    for transport in support::TRANSPORTS {
+        let report = fixture
+            .lookup_by(transport, "http://www.chain.example/x")
+            .await;
+        let dns = report.dns.as_ref().unwrap();
+        assert_eq!(
+            dns.cname_chain,
+            ["cdn.chain.example", "edge.chain.example"],
+            "{transport:?}"
+        );
+        assert_eq!(dns.ttl, Some(200), "{transport:?}");
+        assert_eq!(report.verdict, Verdict::Domestic, "{transport:?}");
 
-    let report = fixture.lookup("www.shop.example").await;
-    let dns = report.dns.as_ref().unwrap();
-    assert_eq!(dns.cname_chain, ["shop.example.cdn.cloudflare.net"]);
-    assert_eq!(report.addresses[0].cdn.as_deref(), Some("Cloudflare"));
-    assert_eq!(report.addresses[0].cdn_match, Some(CdnMatch::Cname));
-    assert_eq!(report.cdn_providers, ["Cloudflare"]);
+        let report = fixture.lookup_by(transport, "www.shop.example").await;
+        let dns = report.dns.as_ref().unwrap();
+        assert_eq!(
+            dns.cname_chain,
+            ["shop.example.cdn.cloudflare.net"],
+            "{transport:?}"
+        );
+        assert_eq!(report.addresses[0].cdn.as_deref(), Some("Cloudflare"));
+        assert_eq!(report.addresses[0].cdn_match, Some(CdnMatch::Cname));
+        assert_eq!(report.cdn_providers, ["Cloudflare"], "{transport:?}");
+    }
 }
 
 #[tokio::test]
@@ -448,17 +474,23 @@ async fn the_jurisdiction_decides_domestic() {
 async fn a_server_that_never_answers_gives_timeout_in_bounded_time() {
     let world = TestWorld::new();
     let black_hole = BlackHoleDns::start();
-    let pipeline = support::pipeline(&world, black_hole.addr());
-    let started = Instant::now();
-    let report = pipeline.lookup("anything.example").await;
-    let elapsed = started.elapsed();
-    assert_eq!(report.dns.as_ref().unwrap().outcome, DnsOutcome::Timeout);
-    assert_eq!(report.verdict, Verdict::Unresolved);
-    // 300 ms × 1 attempt + 500 ms slack is the documented bound.
-    assert!(
-        elapsed < Duration::from_millis(800) + Duration::from_millis(700),
-        "{elapsed:?}"
-    );
+    for transport in support::TRANSPORTS {
+        let pipeline = support::pipeline_with_transport(&world, black_hole.addr(), transport);
+        let started = Instant::now();
+        let report = pipeline.lookup("anything.example").await;
+        let elapsed = started.elapsed();
+        assert_eq!(
+            report.dns.as_ref().unwrap().outcome,
+            DnsOutcome::Timeout,
+            "{transport:?}"
+        );
+        assert_eq!(report.verdict, Verdict::Unresolved);
+        // 300 ms × 1 attempt + 500 ms slack is the documented bound.
+        assert!(
+            elapsed < Duration::from_millis(800) + Duration::from_millis(700),
+            "{transport:?}: {elapsed:?}"
+        );
+    }
 }
 
 #[tokio::test]
