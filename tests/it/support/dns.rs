@@ -32,7 +32,7 @@ use std::{
 
 use hickory_server::{
     Server,
-    net::runtime::Time,
+    net::{runtime::Time, xfer::Protocol},
     proto::{
         op::{Edns, Header, HeaderCounts, Metadata, OpCode, ResponseCode},
         rr::{
@@ -90,6 +90,10 @@ pub(crate) enum Answer {
     /// so it holds up neither other queries nor other queries on the same TCP
     /// connection. Delays along a CNAME chain add up.
     Delay(Duration, Box<Answer>),
+    /// Over UDP, NOERROR with the TC bit set and no records at all (not even a CNAME
+    /// leading here), as a server does when the answer is too large for a datagram;
+    /// over TCP, the inner answer.
+    Truncated(Box<Answer>),
 }
 
 /// A DNS server on `127.0.0.1` (UDP and TCP on one port) that answers from a table
@@ -340,7 +344,7 @@ fn check_targets(answer: &Answer) {
         Answer::Cname { target, .. } if target_name(target).is_none() => {
             panic!("test DNS: CNAME target {target:?} is not a domain name")
         }
-        Answer::Delay(_, inner) => check_targets(inner),
+        Answer::Delay(_, inner) | Answer::Truncated(inner) => check_targets(inner),
         _ => {}
     }
 }
@@ -357,6 +361,8 @@ struct Reply {
     answers: Vec<Record>,
     /// The SOA for the authority section of a negative answer.
     soa: Option<Record>,
+    /// Whether to set the TC bit.
+    truncated: bool,
 }
 
 impl Reply {
@@ -365,6 +371,7 @@ impl Reply {
             rcode,
             answers: Vec::new(),
             soa: None,
+            truncated: false,
         }
     }
 }
@@ -379,12 +386,15 @@ enum Step {
     Fail(ResponseCode),
     /// Drop the query.
     Silent,
+    /// The whole answer is an empty NOERROR with the TC bit set.
+    Truncated,
 }
 
 impl Table {
-    /// Works out the response to a `qtype` query for `qname` from the current table,
-    /// following CNAMEs like a recursive resolver; `None` means no response at all.
-    fn plan(&self, qname: &Name, qtype: RecordType) -> Option<Plan> {
+    /// Works out the response to a `qtype` query for `qname`, received over TCP or UDP,
+    /// from the current table, following CNAMEs like a recursive resolver; `None` means
+    /// no response at all.
+    fn plan(&self, qname: &Name, qtype: RecordType, over_tcp: bool) -> Option<Plan> {
         let mut delay = Duration::ZERO;
         let mut answers = Vec::new();
         let mut owner = qname.clone();
@@ -393,13 +403,14 @@ impl Table {
                 .answers
                 .get(&name_key(&owner))
                 .unwrap_or(&Answer::NxDomain);
-            match step(answer, &owner, qtype, &mut delay, &mut answers) {
+            match step(answer, &owner, qtype, over_tcp, &mut delay, &mut answers) {
                 Step::End { rcode, negative } => {
                     let soa = negative.then(|| soa_for(&owner));
                     let reply = Reply {
                         rcode,
                         answers,
                         soa,
+                        truncated: false,
                     };
                     return Some(Plan { delay, reply });
                 }
@@ -409,6 +420,13 @@ impl Table {
                     return Some(Plan { delay, reply });
                 }
                 Step::Silent => return None,
+                Step::Truncated => {
+                    let reply = Reply {
+                        truncated: true,
+                        ..Reply::error(ResponseCode::NoError)
+                    };
+                    return Some(Plan { delay, reply });
+                }
             }
         }
         let reply = Reply::error(ResponseCode::ServFail);
@@ -416,12 +434,13 @@ impl Table {
     }
 }
 
-/// Applies `answer` for `owner`: adds its records to `answers`, its delay to `delay`,
-/// and says where the chain goes next.
+/// Applies `answer` for `owner` to a query received over TCP or UDP: adds its records
+/// to `answers`, its delay to `delay`, and says where the chain goes next.
 fn step(
     answer: &Answer,
     owner: &Name,
     qtype: RecordType,
+    over_tcp: bool,
     delay: &mut Duration,
     answers: &mut Vec<Record>,
 ) -> Step {
@@ -468,8 +487,10 @@ fn step(
         Answer::Silent => Step::Silent,
         Answer::Delay(wait, inner) => {
             *delay += *wait;
-            step(inner, owner, qtype, delay, answers)
+            step(inner, owner, qtype, over_tcp, delay, answers)
         }
+        Answer::Truncated(inner) if over_tcp => step(inner, owner, qtype, over_tcp, delay, answers),
+        Answer::Truncated(_) => Step::Truncated,
     }
 }
 
@@ -515,7 +536,8 @@ impl TableHandler {
         let plan = {
             let mut table = lock(&self.table);
             *table.queries.entry(name_key(&qname)).or_default() += 1;
-            table.plan(&qname, info.query.query_type())
+            let over_tcp = request.protocol() == Protocol::Tcp;
+            table.plan(&qname, info.query.query_type(), over_tcp)
         };
         match plan {
             None => not_sent(request),
@@ -568,6 +590,7 @@ async fn send<R: ResponseHandler>(
     metadata.authoritative = true;
     metadata.recursion_available = true;
     metadata.response_code = reply.rcode;
+    metadata.truncation = reply.truncated;
 
     let edns = request.edns.as_ref().map(|query_edns| {
         let mut edns = Edns::new();
