@@ -5,6 +5,7 @@ mod support;
 mod batch_cli;
 mod conformance;
 mod data_cli;
+mod dns_transport;
 mod http_api;
 mod lookup_cli;
 mod pipeline_dns;
