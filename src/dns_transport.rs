@@ -3,7 +3,7 @@
 //! Owns the wire between hostloc and its configured name servers for the `pooled` transport:
 //! a few `connect()`ed UDP sockets per server, bound to OS-chosen ports, each with one receive
 //! task that hands responses to the queries waiting for them; random query IDs, unique per
-//! socket among the queries in flight; a bounded number of queries in flight per server;
+//! socket among the queries in flight; an adaptive bound on the queries in flight per server;
 //! per-attempt timeouts with resends inside an attempt and retries rotating over the servers;
 //! TCP to the same server when a response is truncated; and following CNAME chains the server
 //! did not chase. `PooledUdpClient::lookup` keeps the contract of hickory's
@@ -15,13 +15,18 @@
 //!
 //! # Flow control
 //!
-//! At most `MAX_IN_FLIGHT_PER_SERVER` (128) queries are outstanding at one server; more wait
-//! their turn, first come first served. A client this fast can otherwise outrun the server:
-//! queries pile up in the server's socket buffer (about 200 small datagrams with Linux
-//! defaults) and the overflow is dropped, each drop costing its query a resend interval. Against
-//! a local dnsmasq, 64–192 in flight all give the same rate and no drops, while 256 overflows it
-//! and the rate collapses. The price is a ceiling of 128 queries per round trip: about 6 400
-//! queries/s to a resolver 20 ms away, more than hickory's CPU cost allows on a small machine.
+//! Each server has a window: the queries that may be outstanding at it at once; more wait
+//! their turn, first come first served. A client this fast can otherwise outrun a server that
+//! answers from memory: queries pile up in its socket buffer (about 200 small datagrams with
+//! Linux defaults) and the overflow is dropped, each drop costing its query a resend interval.
+//! Against a local dnsmasq on two cores, 64–192 in flight all give the same rate and no drops,
+//! while 256 overflows it and the rate falls twentyfold. A recursive resolver, on the other
+//! hand, parks queries while it asks other servers, so its rate grows with what is in flight: at
+//! 50 ms per answer, 128 in flight allow only 2 560 queries/s.
+//!
+//! So the window starts at 128 and widens only while widening demonstrably raises the answer
+//! rate (see `WindowControl`), up to 4 096; it never goes below 128. It takes a second or two to
+//! open fully against a slow resolver.
 //!
 //! This module must not talk to anything but the configured name servers (UDP sockets are
 //! connected to them, so the kernel drops datagrams from anyone else; TCP goes only to the
@@ -36,13 +41,14 @@
 //!
 //! The residual risk is higher than with hickory's fresh random source port per query. The
 //! pool's ports live as long as the process, so an off-path attacker who has learned them needs
-//! to match only the 16-bit ID rather than ID and port; with up to 128 queries in flight per
-//! server, one forged datagram hits *some* pending ID with probability up to 1 in 512. It must
-//! also echo the question, so the attacker must know which name is being asked right then. A
-//! forgery that lands changes that host's resolution, and `cache.rs` keeps it for its TTL (at
-//! most `--cache-max-ttl`). This is the exposure of massdns and of any stub that reuses
-//! sockets, acceptable for a local or trusted-path resolver, which is what hostloc is meant to
-//! be pointed at. For an untrusted path, `--dns-transport hickory` remains.
+//! to match only the 16-bit ID rather than ID and port; with n queries in flight on a socket,
+//! one forged datagram hits *some* pending ID with probability n in 65 536 (1 in 2 048 at 32,
+//! a quarter of the starting window). It must also echo the question, so the attacker must
+//! know which name is being asked right then. A forgery that lands changes that host's
+//! resolution, and `cache.rs` keeps it for its TTL (at most `--cache-max-ttl`). This is the
+//! exposure of massdns and of any stub that reuses sockets, acceptable for a local or
+//! trusted-path resolver, which is what hostloc is meant to be pointed at. For an untrusted
+//! path, `--dns-transport hickory` remains.
 
 use std::collections::HashMap;
 use std::io;
@@ -60,16 +66,36 @@ use hickory_resolver::proto::rr::rdata::CNAME;
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError, oneshot};
 use tokio::task::AbortHandle;
 
 /// UDP sockets opened per name server. A few spread the receive work over the runtime's
 /// threads and the kernel's per-socket buffers; more buy nothing against one server.
 const SOCKETS_PER_SERVER: usize = 4;
 
-/// Queries in flight at once to one server (see "Flow control" above). This also bounds memory
-/// and keeps IDs sparse: a socket never has more than this many of its 65 536 IDs taken.
-const MAX_IN_FLIGHT_PER_SERVER: usize = 128;
+/// Queries in flight at once to one server to begin with, and never fewer (see "Flow control"
+/// above): few enough that the default socket buffer of a server answering from memory holds
+/// them all.
+const MIN_WINDOW: usize = 128;
+
+/// Queries in flight at once to one server at most, however well the window grows. This bounds
+/// memory and keeps IDs sparse: spread over four sockets, about 1 024 of each one's 65 536.
+const MAX_WINDOW: usize = 4096;
+
+/// A probe widens the window by this fraction.
+const PROBE_STEP_DIVISOR: usize = 4;
+
+/// A probe is kept only if the answer rate grows by at least this share of the widening: a
+/// server bound by round trips answers in proportion (a quarter more in flight, a quarter more
+/// answers), one that is itself the bottleneck answers no more.
+const PROBE_EFFICIENCY: f64 = 0.6;
+
+/// Rates are compared over at least this long (and two windows' worth of answers), so that
+/// scheduling noise does not pass for a gain.
+const MIN_EPOCH: Duration = Duration::from_millis(100);
+
+/// After a probe that bought nothing, or a timeout, the window stays put this long.
+const PROBE_HOLD: Duration = Duration::from_secs(1);
 
 /// How often a query is sent within one attempt while no answer comes: a lost datagram then
 /// costs [`RESEND_INTERVAL`], not the whole attempt. hickory-resolver resends the same way.
@@ -133,8 +159,7 @@ struct ServerPool {
     address: SocketAddr,
     sockets: Vec<Arc<PooledSocket>>,
     next: AtomicUsize,
-    /// One permit per query in flight to this server.
-    window: Semaphore,
+    window: Window,
 }
 
 impl ServerPool {
@@ -220,7 +245,7 @@ impl PooledUdpClient {
                 address,
                 sockets,
                 next: AtomicUsize::new(0),
-                window: Semaphore::new(MAX_IN_FLIGHT_PER_SERVER),
+                window: Window::new(Instant::now()),
             });
         }
         Ok(PooledUdpClient {
@@ -307,8 +332,14 @@ impl PooledUdpClient {
             let pool = &inner.servers[attempt % inner.servers.len()];
             // Waiting for room is not part of the attempt's time: the server has not been asked
             // yet. The lookup's hard deadline (resolve.rs) still bounds the wait.
-            let _in_flight = pool.window.acquire().await.map_err(|_| NetError::Busy)?;
-            let result = match tokio::time::timeout(inner.timeout, pool.socket().ask(query)).await {
+            let _in_flight = pool.window.enter().await?;
+            let asked = tokio::time::timeout(inner.timeout, pool.socket().ask(query)).await;
+            match &asked {
+                Ok(Ok(_)) => pool.window.answered(Instant::now()),
+                Err(_elapsed) => pool.window.timed_out(Instant::now()),
+                Ok(Err(_)) => {}
+            }
+            let result = match asked {
                 Ok(Ok(message)) if message.metadata.truncation => {
                     // Boxed: the TCP exchange is rare and its future large; inline, it would
                     // bloat every query's future.
@@ -438,6 +469,194 @@ impl PooledSocket {
     }
 }
 
+/// The in-flight limit of one server: a fair semaphore whose size [`WindowControl`] adapts.
+struct Window {
+    slots: Semaphore,
+    control: Mutex<WindowControl>,
+    /// Permits to retire as they come back, when the limit shrank below what is in use.
+    debt: AtomicUsize,
+}
+
+impl Window {
+    fn new(now: Instant) -> Window {
+        Window {
+            slots: Semaphore::new(MIN_WINDOW),
+            control: Mutex::new(WindowControl::new(now)),
+            debt: AtomicUsize::new(0),
+        }
+    }
+
+    /// Waits for room for one more query, first come first served.
+    async fn enter(&self) -> Result<WindowSlot<'_>, NetError> {
+        let permit = match self.slots.try_acquire() {
+            Ok(permit) => permit,
+            Err(TryAcquireError::NoPermits) => {
+                // Queries are waiting: only then can more room raise the rate.
+                self.control().saturated = true;
+                self.slots.acquire().await.map_err(|_| NetError::Busy)?
+            }
+            // The semaphore is never closed; `Busy` is the fitting error if it ever were.
+            Err(TryAcquireError::Closed) => return Err(NetError::Busy),
+        };
+        Ok(WindowSlot {
+            window: self,
+            permit: Some(permit),
+        })
+    }
+
+    fn answered(&self, now: Instant) {
+        let change = self.control().answered(now);
+        self.resize(change);
+    }
+
+    fn timed_out(&self, now: Instant) {
+        let change = self.control().timed_out(now);
+        self.resize(change);
+    }
+
+    fn resize(&self, change: Option<(usize, usize)>) {
+        let Some((from, to)) = change else { return };
+        tracing::debug!(from, to, "DNS in-flight window resized");
+        if to > from {
+            let mut grow = to - from;
+            // Cancel retirements still owed before adding permits.
+            while grow > 0 {
+                match self
+                    .debt
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |debt| {
+                        debt.checked_sub(1)
+                    }) {
+                    Ok(_) => grow -= 1,
+                    Err(_) => break,
+                }
+            }
+            self.slots.add_permits(grow);
+        } else {
+            let shrink = from - to;
+            let retired = self.slots.forget_permits(shrink);
+            self.debt.fetch_add(shrink - retired, Ordering::AcqRel);
+        }
+    }
+
+    fn control(&self) -> MutexGuard<'_, WindowControl> {
+        self.control.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One query's room in a [`Window`].
+struct WindowSlot<'window> {
+    window: &'window Window,
+    permit: Option<SemaphorePermit<'window>>,
+}
+
+impl Drop for WindowSlot<'_> {
+    fn drop(&mut self) {
+        let Some(permit) = self.permit.take() else {
+            return;
+        };
+        let retire = self
+            .window
+            .debt
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |debt| {
+                debt.checked_sub(1)
+            })
+            .is_ok();
+        if retire {
+            permit.forget();
+        }
+    }
+}
+
+/// How the window of one server adapts, apart from the clock and the semaphore so it can be
+/// tested alone.
+///
+/// The window starts at [`MIN_WINDOW`]. While queries wait for room, it probes: it widens by a
+/// quarter and keeps the wider window only if, over the next epoch, the answer rate rises by
+/// at least [`PROBE_EFFICIENCY`] of that. A server that answers slowly because it is busy
+/// recursing (queries park inside it, not in its socket buffer) answers proportionally faster
+/// with more in flight, so the window grows towards [`MAX_WINDOW`]; a server that is itself the
+/// bottleneck answers no faster, so the probe is undone and not repeated for [`PROBE_HOLD`]. A
+/// timed-out attempt halves the window (not below [`MIN_WINDOW`]). Per-query latency, which
+/// varies wildly with recursion, is never used: only the rate over epochs of at least
+/// [`MIN_EPOCH`] and two windows' worth of answers.
+#[derive(Debug)]
+struct WindowControl {
+    limit: usize,
+    epoch_started: Instant,
+    epoch_answers: usize,
+    /// Whether a query had to wait for room during this epoch.
+    saturated: bool,
+    probe: Option<Probe>,
+    hold_until: Instant,
+}
+
+/// A widening under test: the limit to go back to, and the rate the wider window must reach.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    from: usize,
+    rate_needed: f64,
+}
+
+impl WindowControl {
+    fn new(now: Instant) -> WindowControl {
+        WindowControl {
+            limit: MIN_WINDOW,
+            epoch_started: now,
+            epoch_answers: 0,
+            saturated: false,
+            probe: None,
+            hold_until: now,
+        }
+    }
+
+    /// Counts an answer; at the end of an epoch, returns `(old, new)` when the limit changes.
+    fn answered(&mut self, now: Instant) -> Option<(usize, usize)> {
+        if self.epoch_answers == 0 {
+            // Measure from the first answer, so idle time before it (start-up, a pause in the
+            // input) does not pass for a low rate that any probe would seem to improve on.
+            self.epoch_started = now;
+        }
+        self.epoch_answers += 1;
+        let elapsed = now.saturating_duration_since(self.epoch_started);
+        if self.epoch_answers < 2 * self.limit || elapsed < MIN_EPOCH {
+            return None;
+        }
+        let rate = self.epoch_answers as f64 / elapsed.as_secs_f64();
+        let saturated = std::mem::take(&mut self.saturated);
+        self.epoch_answers = 0;
+        self.epoch_started = now;
+        if let Some(probe) = self.probe.take()
+            && rate < probe.rate_needed
+        {
+            // More in flight bought nothing: the server, not the round trip, sets the pace.
+            self.hold_until = now + PROBE_HOLD;
+            return self.set(probe.from);
+        }
+        if saturated && now >= self.hold_until && self.limit < MAX_WINDOW {
+            let wider = (self.limit + self.limit / PROBE_STEP_DIVISOR).min(MAX_WINDOW);
+            let widening = wider as f64 / self.limit as f64 - 1.0;
+            self.probe = Some(Probe {
+                from: self.limit,
+                rate_needed: rate * (1.0 + widening * PROBE_EFFICIENCY),
+            });
+            return self.set(wider);
+        }
+        None
+    }
+
+    /// A query got no answer within its attempt: halve the window and hold it.
+    fn timed_out(&mut self, now: Instant) -> Option<(usize, usize)> {
+        self.probe = None;
+        self.hold_until = now + PROBE_HOLD;
+        self.set((self.limit / 2).max(MIN_WINDOW))
+    }
+
+    fn set(&mut self, limit: usize) -> Option<(usize, usize)> {
+        let old = std::mem::replace(&mut self.limit, limit);
+        (old != limit).then_some((old, limit))
+    }
+}
+
 /// The response the receive task handed over; the task only ever goes away with the client.
 fn received(message: Result<Message, oneshot::error::RecvError>) -> Result<Message, NetError> {
     message.map_err(|_| NetError::Message("the DNS receive task ended"))
@@ -466,8 +685,8 @@ impl Drop for PendingGuard<'_> {
     }
 }
 
-/// A random ID not in use on the socket. At most 128 of the 65 536 IDs are taken, so the first
-/// draw almost always fits; the scan only makes the bound certain.
+/// A random ID not in use on the socket. At most [`MAX_WINDOW`] of the 65 536 IDs are taken, so
+/// the first draw almost always fits; the scan only makes the bound certain.
 fn free_id(in_use: &HashMap<u16, Waiter>) -> u16 {
     for _ in 0..16 {
         let id: u16 = rand::random();
@@ -870,6 +1089,97 @@ mod tests {
             }
         }
         assert_eq!(free_id(&in_use), 12_345);
+    }
+
+    /// Feeds `control` the answers of a server that answers `rate(limit)` queries per second
+    /// for `duration`, with queries always waiting for room; returns every limit it took.
+    fn simulate(
+        control: &mut WindowControl,
+        now: &mut Instant,
+        duration: Duration,
+        rate: impl Fn(usize) -> f64,
+    ) -> Vec<usize> {
+        let end = *now + duration;
+        let mut limits = vec![control.limit];
+        while *now < end {
+            *now += Duration::from_secs_f64(1.0 / rate(control.limit));
+            control.saturated = true;
+            if let Some((_, limit)) = control.answered(*now) {
+                limits.push(limit);
+            }
+        }
+        limits
+    }
+
+    #[test]
+    fn the_window_grows_while_more_in_flight_brings_more_answers() {
+        let mut now = Instant::now();
+        let mut control = WindowControl::new(now);
+        // A resolver 50 ms away (or busy recursing): the rate follows the window.
+        let limits = simulate(&mut control, &mut now, Duration::from_secs(5), |limit| {
+            limit as f64 / 0.05
+        });
+        assert_eq!(control.limit, MAX_WINDOW, "{limits:?}");
+        assert!(
+            limits.windows(2).all(|pair| pair[1] >= pair[0]),
+            "{limits:?}"
+        );
+    }
+
+    #[test]
+    fn the_window_stays_small_when_the_server_sets_the_pace() {
+        let mut now = Instant::now();
+        let mut control = WindowControl::new(now);
+        // A local server answering from memory at its own ceiling, whatever is in flight.
+        let limits = simulate(&mut control, &mut now, Duration::from_secs(5), |_| 50_000.0);
+        assert_eq!(control.limit, MIN_WINDOW, "{limits:?}");
+        assert!(limits.iter().all(|&limit| limit <= 160), "{limits:?}");
+        // One probe per hold period, each undone.
+        assert!(limits.len() <= 2 * 6, "{limits:?}");
+        // A server that drops queries beyond its buffer answers far fewer with more in flight.
+        let limits = simulate(&mut control, &mut now, Duration::from_secs(5), |limit| {
+            if limit > 150 { 2_000.0 } else { 50_000.0 }
+        });
+        assert_eq!(control.limit, MIN_WINDOW, "{limits:?}");
+    }
+
+    #[test]
+    fn the_window_holds_without_waiting_queries_and_halves_on_timeouts() {
+        let mut now = Instant::now();
+        let mut control = WindowControl::new(now);
+        for _ in 0..10_000 {
+            now += Duration::from_millis(1);
+            assert_eq!(control.answered(now), None, "nobody waits, nothing to gain");
+        }
+        control.limit = 1000;
+        assert_eq!(control.timed_out(now), Some((1000, 500)));
+        assert_eq!(control.timed_out(now), Some((500, 250)));
+        assert_eq!(control.timed_out(now), Some((250, MIN_WINDOW)));
+        assert_eq!(control.timed_out(now), None);
+        // After a timeout the window holds, even with queries waiting.
+        let limits = simulate(&mut control, &mut now, PROBE_HOLD / 2, |limit| {
+            limit as f64 / 0.05
+        });
+        assert_eq!(limits, [MIN_WINDOW]);
+    }
+
+    #[tokio::test]
+    async fn window_slots_given_back_after_a_shrink_are_retired() {
+        let window = Window::new(Instant::now());
+        window.resize(Some((MIN_WINDOW, 200)));
+        assert_eq!(window.slots.available_permits(), 200);
+        let mut slots = Vec::new();
+        for _ in 0..150 {
+            slots.push(window.enter().await.unwrap());
+        }
+        window.resize(Some((200, MIN_WINDOW)));
+        // 50 free permits are retired at once, the other 22 as slots come back.
+        assert_eq!(window.slots.available_permits(), 0);
+        slots.truncate(100);
+        assert_eq!(window.slots.available_permits(), 28);
+        window.resize(Some((MIN_WINDOW, 160)));
+        slots.clear();
+        assert_eq!(window.slots.available_permits(), 160);
     }
 
     #[tokio::test]
