@@ -227,7 +227,6 @@ impl PooledUdpClient {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             io::Error::other("the pooled DNS transport needs a running tokio runtime")
         })?;
-        let _context = runtime.enter();
         let mut pools = Vec::with_capacity(servers.len());
         let mut receivers = Vec::with_capacity(servers.len() * SOCKETS_PER_SERVER);
         for address in servers {

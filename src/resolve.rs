@@ -370,6 +370,11 @@ type QueryResult = Result<hickory_resolver::lookup::Lookup, NetError>;
 fn system_name_servers() -> Result<Vec<SocketAddr>, ResolverSetupError> {
     let (config, _options) = hickory_resolver::system_conf::read_system_conf()
         .map_err(|error| ResolverSetupError::SystemConfig(error.to_string()))?;
+    name_servers_of(&config)
+}
+
+/// The UDP address of every name server in `config`, without duplicates.
+fn name_servers_of(config: &ResolverConfig) -> Result<Vec<SocketAddr>, ResolverSetupError> {
     let mut servers: Vec<SocketAddr> = Vec::new();
     for name_server in config.name_servers() {
         let port = name_server
@@ -554,6 +559,25 @@ mod tests {
         }
         assert!("dns.google".parse::<NameServerAddr>().is_err());
         assert!("1.2.3.4:99999".parse::<NameServerAddr>().is_err());
+    }
+
+    #[test]
+    fn the_pooled_transport_takes_the_name_servers_of_resolv_conf() {
+        let resolv_conf = "search example.nl\nnameserver 192.0.2.53\nnameserver 2001:db8::53\n\
+                           nameserver 192.0.2.53\noptions timeout:1 attempts:5\n";
+        let (config, _) = hickory_resolver::system_conf::parse_resolv_conf(resolv_conf).unwrap();
+        let servers: Vec<String> = name_servers_of(&config)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(servers, ["192.0.2.53:53", "[2001:db8::53]:53"]);
+
+        let empty = ResolverConfig::from_parts(None, Vec::new(), Vec::new());
+        assert!(matches!(
+            name_servers_of(&empty),
+            Err(ResolverSetupError::SystemConfig(_))
+        ));
     }
 
     #[test]

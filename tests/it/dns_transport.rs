@@ -1,7 +1,7 @@
 //! The DNS transports on loopback: both give the same resolutions; truncated answers go over
 //! TCP; forged, misrouted and late responses are ignored; thousands of concurrent queries each
 //! get their own answer; a silent first server is skipped. The pooled transport's counters show
-//! that nothing pending is left behind.
+//! that nothing pending is left behind. The binary takes either transport.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use hickory_server::proto::rr::rdata::{A, CNAME};
 use hickory_server::proto::rr::{Name, RData, Record, RecordType};
 use hostloc::resolve::{DnsOutcome, DnsResolver, DnsSettings, DnsTransport, Resolution};
 
-use crate::support::{self, Answer, BlackHoleDns, TestDns};
+use crate::support::{self, Answer, BlackHoleDns, TestDns, TestWorld, json_lines};
 
 fn resolver(servers: &[SocketAddr], timeout_ms: u64, transport: DnsTransport) -> DnsResolver {
     DnsResolver::new(&DnsSettings {
@@ -403,4 +403,48 @@ async fn late_answers_after_a_timeout_neither_leak_nor_confuse_later_queries() {
     assert_eq!(stats.in_flight, 0);
     // The late A and AAAA answers arrived and were dropped.
     assert_eq!(stats.dropped_responses, 2, "{stats:?}");
+}
+
+#[test]
+fn the_binary_answers_alike_with_the_transport_from_flag_or_environment() {
+    let (world, dns) = (TestWorld::new(), TestDns::start());
+    dns.set(
+        "www.example",
+        a_records(&[Ipv4Addr::new(95, 211, 0, 1)], &[]),
+    );
+    let mut reports = Vec::new();
+    for (flag, environment) in [
+        (None, None),
+        (Some("pooled"), None),
+        (Some("hickory"), None),
+        (None, Some("hickory")),
+    ] {
+        let mut command = support::hostloc(&world, dns.addr());
+        if let Some(transport) = flag {
+            command.args(["--dns-transport", transport]);
+        }
+        if let Some(transport) = environment {
+            command.env("HOSTLOC_DNS_TRANSPORT", transport);
+        }
+        let output = command
+            .args(["lookup", "--json", "www.example"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{flag:?} {environment:?}");
+        let mut report = json_lines(&output.stdout).remove(0);
+        report["looked_up_at"].take();
+        report["dns"]["resolved_at"].take();
+        reports.push(report);
+    }
+    assert_eq!(reports[0]["dns"]["outcome"], "ok");
+    assert!(
+        reports.iter().all(|report| *report == reports[0]),
+        "{reports:#?}"
+    );
+
+    let output = support::hostloc(&world, dns.addr())
+        .args(["--dns-transport", "carrier-pigeon", "lookup", "www.example"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
 }
