@@ -379,12 +379,12 @@ async fn late_answers_after_a_timeout_neither_leak_nor_confuse_later_queries() {
     let dns = TestDns::start();
     let first = Ipv4Addr::new(192, 0, 2, 1);
     let second = Ipv4Addr::new(192, 0, 2, 2);
-    let late = Duration::from_millis(400);
+    let late = Duration::from_millis(800);
     dns.set(
         "late.example",
         Answer::Delay(late, Box::new(a_records(&[first], &[]))),
     );
-    let resolver = resolver(&[dns.addr()], 150, DnsTransport::Pooled);
+    let resolver = resolver(&[dns.addr()], 300, DnsTransport::Pooled);
     let started = Instant::now();
     assert_eq!(
         resolver.resolve("late.example").await.outcome,
