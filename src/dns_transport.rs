@@ -209,10 +209,13 @@ impl PooledUdpClient {
     /// Needs a tokio runtime (the receive tasks run on the current one). `timeout` bounds each
     /// attempt; `attempts` counts every try, the first included (0 is taken as 1).
     ///
+    /// A server whose sockets cannot be opened (say, an IPv6 server on a host without IPv6) is
+    /// left out with a warning.
+    ///
     /// # Errors
     ///
-    /// An I/O error when no server is given, a socket cannot be opened or connected, or no tokio
-    /// runtime is running.
+    /// An I/O error when no server is given, no server's sockets can be opened and connected,
+    /// or no tokio runtime is running.
     pub(crate) fn new(
         servers: Vec<SocketAddr>,
         timeout: Duration,
@@ -229,16 +232,20 @@ impl PooledUdpClient {
         })?;
         let mut pools = Vec::with_capacity(servers.len());
         let mut receivers = Vec::with_capacity(servers.len() * SOCKETS_PER_SERVER);
+        let mut unusable = None;
         for address in servers {
-            let mut sockets = Vec::with_capacity(SOCKETS_PER_SERVER);
-            for _ in 0..SOCKETS_PER_SERVER {
-                let socket = Arc::new(PooledSocket {
-                    socket: UdpSocket::from_std(connected_socket(address)?)?,
-                    pending: Mutex::new(PendingQueries::default()),
-                    dropped: AtomicU64::new(0),
-                });
-                receivers.push(runtime.spawn(receive(Arc::clone(&socket))).abort_handle());
-                sockets.push(socket);
+            let sockets = match open_sockets(address) {
+                Ok(sockets) => sockets,
+                Err(error) => {
+                    // As with hickory, a server this host cannot reach (an IPv6 server without
+                    // IPv6, say) does not stop the others from being used.
+                    tracing::warn!(server = %address, %error, "cannot use this DNS server");
+                    unusable = Some(error);
+                    continue;
+                }
+            };
+            for socket in &sockets {
+                receivers.push(runtime.spawn(receive(Arc::clone(socket))).abort_handle());
             }
             pools.push(ServerPool {
                 address,
@@ -246,6 +253,9 @@ impl PooledUdpClient {
                 next: AtomicUsize::new(0),
                 window: Window::new(Instant::now()),
             });
+        }
+        if pools.is_empty() {
+            return Err(unusable.unwrap_or_else(|| io::Error::other("no usable name server")));
         }
         Ok(PooledUdpClient {
             inner: Arc::new(Inner {
@@ -340,10 +350,7 @@ impl PooledUdpClient {
             }
             let result = match asked {
                 Ok(Ok(message)) if message.metadata.truncation => {
-                    // Boxed: the TCP exchange is rare and its future large; inline, it would
-                    // bloat every query's future.
-                    let over_tcp = Box::pin(ask_over_tcp(pool.address, query));
-                    tokio::time::timeout(inner.timeout, over_tcp)
+                    tokio::time::timeout(inner.timeout, ask_over_tcp(pool.address, query))
                         .await
                         .unwrap_or(Err(NetError::Timeout))
                 }
@@ -715,6 +722,19 @@ async fn receive(socket: Arc<PooledSocket>) {
             }
         }
     }
+}
+
+/// The pool's sockets for `server`, registered with the current tokio runtime.
+fn open_sockets(server: SocketAddr) -> io::Result<Vec<Arc<PooledSocket>>> {
+    (0..SOCKETS_PER_SERVER)
+        .map(|_| {
+            Ok(Arc::new(PooledSocket {
+                socket: UdpSocket::from_std(connected_socket(server)?)?,
+                pending: Mutex::new(PendingQueries::default()),
+                dropped: AtomicU64::new(0),
+            }))
+        })
+        .collect()
 }
 
 /// A non-blocking UDP socket on an OS-chosen port of the wildcard address of `server`'s family,
@@ -1185,6 +1205,24 @@ mod tests {
     async fn a_client_needs_a_server() {
         let error = PooledUdpClient::new(Vec::new(), Duration::from_secs(1), 1).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_cannot_be_used_is_left_out() {
+        // Linux refuses to connect a socket to the broadcast address without SO_BROADCAST.
+        let broadcast = SocketAddr::from((Ipv4Addr::BROADCAST, 53));
+        let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 53));
+        let client = PooledUdpClient::new(vec![broadcast, local], Duration::from_secs(1), 2)
+            .expect("the usable server is enough");
+        let servers: Vec<SocketAddr> = client
+            .inner
+            .servers
+            .iter()
+            .map(|pool| pool.address)
+            .collect();
+        assert_eq!(servers, [local]);
+        let error = PooledUdpClient::new(vec![broadcast], Duration::from_secs(1), 1).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::PermissionDenied);
     }
 
     #[test]
