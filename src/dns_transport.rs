@@ -82,20 +82,30 @@ const MIN_WINDOW: usize = 128;
 /// memory and keeps IDs sparse: spread over four sockets, about 1 024 of each one's 65 536.
 const MAX_WINDOW: usize = 4096;
 
-/// A probe widens the window by this fraction.
-const PROBE_STEP_DIVISOR: usize = 4;
+/// A probe widens the window by this many quarters of itself at first; each probe that pays
+/// off doubles the next widening, up to [`MAX_PROBE_QUARTERS`] (doubling the window), as TCP's
+/// slow start does, so a slow resolver's window opens in about a second rather than several.
+const FIRST_PROBE_QUARTERS: usize = 1;
+
+/// The largest widening, in quarters of the window.
+const MAX_PROBE_QUARTERS: usize = 4;
 
 /// A probe is kept only if the answer rate grows by at least this share of the widening: a
 /// server bound by round trips answers in proportion (a quarter more in flight, a quarter more
 /// answers), one that is itself the bottleneck answers no more.
-const PROBE_EFFICIENCY: f64 = 0.6;
+const PROBE_EFFICIENCY: f64 = 0.75;
 
 /// Rates are compared over at least this long (and two windows' worth of answers), so that
 /// scheduling noise does not pass for a gain.
 const MIN_EPOCH: Duration = Duration::from_millis(100);
 
-/// After a probe that bought nothing, or a timeout, the window stays put this long.
+/// After a probe that bought nothing, or a timeout, the window stays put this long; each
+/// further probe that buys nothing doubles the pause, up to [`MAX_PROBE_HOLD`], so a server at
+/// its ceiling is not pushed past it every second.
 const PROBE_HOLD: Duration = Duration::from_secs(1);
+
+/// The longest pause between probes.
+const MAX_PROBE_HOLD: Duration = Duration::from_secs(32);
 
 /// How often a query is sent within one attempt while no answer comes: a lost datagram then
 /// costs [`RESEND_INTERVAL`], not the whole attempt. hickory-resolver resends the same way.
@@ -576,15 +586,19 @@ impl Drop for WindowSlot<'_> {
 /// How the window of one server adapts, apart from the clock and the semaphore so it can be
 /// tested alone.
 ///
-/// The window starts at [`MIN_WINDOW`]. While queries wait for room, it probes: it widens by a
-/// quarter and keeps the wider window only if, over the next epoch, the answer rate rises by
-/// at least [`PROBE_EFFICIENCY`] of that. A server that answers slowly because it is busy
-/// recursing (queries park inside it, not in its socket buffer) answers proportionally faster
-/// with more in flight, so the window grows towards [`MAX_WINDOW`]; a server that is itself the
-/// bottleneck answers no faster, so the probe is undone and not repeated for [`PROBE_HOLD`]. A
-/// timed-out attempt halves the window (not below [`MIN_WINDOW`]). Per-query latency, which
-/// varies wildly with recursion, is never used: only the rate over epochs of at least
-/// [`MIN_EPOCH`] and two windows' worth of answers.
+/// The window starts at [`MIN_WINDOW`]. While queries wait for room, it probes: it widens (by a
+/// quarter at first, more after each success) and keeps the wider window only if, over the
+/// next epoch, the answer rate rises by at least [`PROBE_EFFICIENCY`] of the widening. A server
+/// that answers slowly because it is busy recursing (queries park inside it, not in its socket
+/// buffer) answers proportionally faster with more in flight, so the window grows towards
+/// [`MAX_WINDOW`]; a server that is itself the bottleneck answers no faster, so the probe is
+/// undone and not repeated for [`PROBE_HOLD`] (doubling with each failure). A wider window that
+/// queries did not fill is kept: it cannot have helped, but it loads nobody. A timed-out
+/// attempt halves the window (not below [`MIN_WINDOW`]). Per-query latency, which varies wildly
+/// with recursion, is never used: only the rate over epochs of at least [`MIN_EPOCH`] and two
+/// windows' worth of answers, skipping the first epoch and every one that straddles a change
+/// (warm-up and the switch itself would pass for gains or losses). A probe must beat the better
+/// of two epochs at the old window.
 #[derive(Debug)]
 struct WindowControl {
     limit: usize,
@@ -592,7 +606,16 @@ struct WindowControl {
     epoch_answers: usize,
     /// Whether a query had to wait for room during this epoch.
     saturated: bool,
+    /// Whether this epoch began before the last change (or at the start) and so measures
+    /// neither the old window nor the new one; it is not used.
+    settling: bool,
     probe: Option<Probe>,
+    /// The rate of the last saturated epoch at this window, if the one before was one too.
+    baseline: Option<f64>,
+    /// How far the next probe widens, in quarters of the window.
+    probe_quarters: usize,
+    /// How long the next failed probe stops probing.
+    hold: Duration,
     hold_until: Instant,
 }
 
@@ -610,7 +633,11 @@ impl WindowControl {
             epoch_started: now,
             epoch_answers: 0,
             saturated: false,
+            settling: true,
             probe: None,
+            baseline: None,
+            probe_quarters: FIRST_PROBE_QUARTERS,
+            hold: PROBE_HOLD,
             hold_until: now,
         }
     }
@@ -631,35 +658,56 @@ impl WindowControl {
         let saturated = std::mem::take(&mut self.saturated);
         self.epoch_answers = 0;
         self.epoch_started = now;
-        if let Some(probe) = self.probe.take()
-            && rate < probe.rate_needed
-        {
-            // More in flight bought nothing: the server, not the round trip, sets the pace.
-            self.hold_until = now + PROBE_HOLD;
-            return self.set(probe.from);
+        if std::mem::take(&mut self.settling) {
+            return None;
         }
-        if saturated && now >= self.hold_until && self.limit < MAX_WINDOW {
-            let wider = (self.limit + self.limit / PROBE_STEP_DIVISOR).min(MAX_WINDOW);
-            let widening = wider as f64 / self.limit as f64 - 1.0;
-            self.probe = Some(Probe {
-                from: self.limit,
-                rate_needed: rate * (1.0 + widening * PROBE_EFFICIENCY),
-            });
-            return self.set(wider);
+        if let Some(probe) = self.probe.take() {
+            // A wider window that was not even filled cannot have raised the rate; nor does it
+            // load the server more, so it stays (and no further probe starts, nothing waits).
+            if saturated && rate < probe.rate_needed {
+                // More in flight bought nothing: the server, not the round trip, sets the pace.
+                self.hold_until = now + self.hold;
+                self.hold = (self.hold * 2).min(MAX_PROBE_HOLD);
+                self.probe_quarters = FIRST_PROBE_QUARTERS;
+                return self.set(probe.from);
+            }
+            self.probe_quarters = (self.probe_quarters * 2).min(MAX_PROBE_QUARTERS);
+            self.hold = PROBE_HOLD;
         }
-        None
+        if !saturated || now < self.hold_until || self.limit >= MAX_WINDOW {
+            self.baseline = None;
+            return None;
+        }
+        // A probe needs two saturated epochs at this window and must beat the better of them:
+        // epoch rates on a busy machine vary by ±15%, and one slow epoch must not make any
+        // widening look like a gain.
+        let previous = self.baseline.replace(rate)?;
+        let baseline = previous.max(rate);
+        let wider = (self.limit + self.limit * self.probe_quarters / 4).min(MAX_WINDOW);
+        let widening = wider as f64 / self.limit as f64 - 1.0;
+        self.probe = Some(Probe {
+            from: self.limit,
+            rate_needed: baseline * (1.0 + widening * PROBE_EFFICIENCY),
+        });
+        self.set(wider)
     }
 
     /// A query got no answer within its attempt: halve the window and hold it.
     fn timed_out(&mut self, now: Instant) -> Option<(usize, usize)> {
         self.probe = None;
+        self.probe_quarters = FIRST_PROBE_QUARTERS;
         self.hold_until = now + PROBE_HOLD;
         self.set((self.limit / 2).max(MIN_WINDOW))
     }
 
     fn set(&mut self, limit: usize) -> Option<(usize, usize)> {
         let old = std::mem::replace(&mut self.limit, limit);
-        (old != limit).then_some((old, limit))
+        if old == limit {
+            return None;
+        }
+        self.settling = true;
+        self.baseline = None;
+        Some((old, limit))
     }
 }
 
@@ -1110,19 +1158,20 @@ mod tests {
         assert_eq!(free_id(&in_use), 12_345);
     }
 
-    /// Feeds `control` the answers of a server that answers `rate(limit)` queries per second
-    /// for `duration`, with queries always waiting for room; returns every limit it took.
+    /// Feeds `control` the answers of a server that answers `rate(in flight)` queries per second
+    /// for `duration`, with `demand` queries wanting to be in flight; returns every limit taken.
     fn simulate(
         control: &mut WindowControl,
         now: &mut Instant,
         duration: Duration,
+        demand: usize,
         rate: impl Fn(usize) -> f64,
     ) -> Vec<usize> {
         let end = *now + duration;
         let mut limits = vec![control.limit];
         while *now < end {
-            *now += Duration::from_secs_f64(1.0 / rate(control.limit));
-            control.saturated = true;
+            *now += Duration::from_secs_f64(1.0 / rate(control.limit.min(demand)));
+            control.saturated |= demand > control.limit;
             if let Some((_, limit)) = control.answered(*now) {
                 limits.push(limit);
             }
@@ -1130,19 +1179,43 @@ mod tests {
         limits
     }
 
+    /// A resolver 50 ms away, or busy recursing: the rate follows what is in flight.
+    fn round_trip_bound(in_flight: usize) -> f64 {
+        in_flight as f64 / 0.05
+    }
+
     #[test]
-    fn the_window_grows_while_more_in_flight_brings_more_answers() {
+    fn the_window_opens_while_more_in_flight_brings_more_answers() {
         let mut now = Instant::now();
         let mut control = WindowControl::new(now);
-        // A resolver 50 ms away (or busy recursing): the rate follows the window.
-        let limits = simulate(&mut control, &mut now, Duration::from_secs(5), |limit| {
-            limit as f64 / 0.05
-        });
+        let limits = simulate(
+            &mut control,
+            &mut now,
+            Duration::from_secs(3),
+            usize::MAX,
+            round_trip_bound,
+        );
         assert_eq!(control.limit, MAX_WINDOW, "{limits:?}");
         assert!(
-            limits.windows(2).all(|pair| pair[1] >= pair[0]),
+            limits.windows(2).all(|pair| pair[1] > pair[0]),
             "{limits:?}"
         );
+        // Widening by a quarter, then a half, then doubling.
+        assert_eq!(limits[..5], [128, 160, 240, 480, 960]);
+    }
+
+    #[test]
+    fn a_window_wider_than_the_demand_is_kept_without_further_probes() {
+        let mut now = Instant::now();
+        let mut control = WindowControl::new(now);
+        let limits = simulate(
+            &mut control,
+            &mut now,
+            Duration::from_secs(3),
+            512,
+            round_trip_bound,
+        );
+        assert_eq!(limits, [128, 160, 240, 480, 960]);
     }
 
     #[test]
@@ -1150,15 +1223,24 @@ mod tests {
         let mut now = Instant::now();
         let mut control = WindowControl::new(now);
         // A local server answering from memory at its own ceiling, whatever is in flight.
-        let limits = simulate(&mut control, &mut now, Duration::from_secs(5), |_| 50_000.0);
-        assert_eq!(control.limit, MIN_WINDOW, "{limits:?}");
-        assert!(limits.iter().all(|&limit| limit <= 160), "{limits:?}");
-        // One probe per hold period, each undone.
-        assert!(limits.len() <= 2 * 6, "{limits:?}");
+        let limits = simulate(
+            &mut control,
+            &mut now,
+            Duration::from_secs(7),
+            usize::MAX,
+            |_| 50_000.0,
+        );
+        // Each probe undone, and the pauses between them doubling: 1 s, then 2 s, then 4 s.
+        assert_eq!(limits, [128, 160, 128, 160, 128, 160, 128]);
         // A server that drops queries beyond its buffer answers far fewer with more in flight.
-        let limits = simulate(&mut control, &mut now, Duration::from_secs(5), |limit| {
-            if limit > 150 { 2_000.0 } else { 50_000.0 }
-        });
+        let mut control = WindowControl::new(now);
+        let limits = simulate(
+            &mut control,
+            &mut now,
+            Duration::from_secs(5),
+            usize::MAX,
+            |in_flight| if in_flight > 150 { 2_000.0 } else { 50_000.0 },
+        );
         assert_eq!(control.limit, MIN_WINDOW, "{limits:?}");
     }
 
@@ -1176,9 +1258,13 @@ mod tests {
         assert_eq!(control.timed_out(now), Some((250, MIN_WINDOW)));
         assert_eq!(control.timed_out(now), None);
         // After a timeout the window holds, even with queries waiting.
-        let limits = simulate(&mut control, &mut now, PROBE_HOLD / 2, |limit| {
-            limit as f64 / 0.05
-        });
+        let limits = simulate(
+            &mut control,
+            &mut now,
+            PROBE_HOLD / 2,
+            usize::MAX,
+            round_trip_bound,
+        );
         assert_eq!(limits, [MIN_WINDOW]);
     }
 
