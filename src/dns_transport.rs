@@ -10,8 +10,9 @@
 //! `Resolver::lookup` with `preserve_intermediates` (same `Lookup` answers, same `NetError`s), so
 //! `resolve.rs` classifies both transports with the same code.
 //!
-//! Why it exists: hickory-resolver opens a new UDP socket per query, which costs 100–150 µs of
-//! CPU per query; reusing a handful of sockets reaches the local server's ceiling instead.
+//! Why it exists: hickory-resolver opens, binds and closes a new UDP socket for every query,
+//! which makes DNS cost a batch several times the CPU of everything else; reusing a handful of
+//! sockets reaches a local server's ceiling instead (`bench/batch_dns.sh` compares the two).
 //!
 //! # Flow control
 //!
@@ -42,13 +43,13 @@
 //! The residual risk is higher than with hickory's fresh random source port per query. The
 //! pool's ports live as long as the process, so an off-path attacker who has learned them needs
 //! to match only the 16-bit ID rather than ID and port; with n queries in flight on a socket,
-//! one forged datagram hits *some* pending ID with probability n in 65 536 (1 in 2 048 at 32,
-//! a quarter of the starting window). It must also echo the question, so the attacker must
-//! know which name is being asked right then. A forgery that lands changes that host's
-//! resolution, and `cache.rs` keeps it for its TTL (at most `--cache-max-ttl`). This is the
-//! exposure of massdns and of any stub that reuses sockets, acceptable for a local or
-//! trusted-path resolver, which is what hostloc is meant to be pointed at. For an untrusted
-//! path, `--dns-transport hickory` remains.
+//! one forged datagram hits *some* pending ID with probability n in 65 536: 1 in 2 048 at 32 (a
+//! quarter of the starting window), 1 in 64 if a slow server has opened the window fully. It
+//! must also echo the question, so the attacker must know which name is being asked right
+//! then. A forgery that lands changes that host's resolution, and `cache.rs` keeps it for its
+//! TTL (at most `--cache-max-ttl`). This is the exposure of massdns and of any stub that reuses
+//! sockets, acceptable for a local or trusted-path resolver, which is what hostloc is meant to
+//! be pointed at. For an untrusted path, `--dns-transport hickory` remains.
 
 use std::collections::HashMap;
 use std::io;
