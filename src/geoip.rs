@@ -292,6 +292,23 @@ pub struct GeoDb {
 impl GeoDb {
     /// Opens both databases; when both paths are the same file it is read once.
     ///
+    /// ```
+    /// # let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    /// #     .join("../shared/fixtures/maxmind/test-data");
+    /// # let country_path = fixtures.join("GeoIP2-Country-Test.mmdb");
+    /// # let asn_path = fixtures.join("GeoLite2-ASN-Test.mmdb");
+    /// use hostloc::geoip::GeoDb;
+    ///
+    /// // e.g. /var/lib/GeoIP/GeoLite2-Country.mmdb and GeoLite2-ASN.mmdb
+    /// let geo = GeoDb::open(&country_path, &asn_path)?;
+    /// let facts = geo.locate("81.2.69.142".parse().unwrap());
+    /// assert_eq!(facts.country.as_deref(), Some("GB"));
+    /// let facts = geo.locate("1.128.0.1".parse().unwrap());
+    /// assert_eq!(facts.asn, Some(1221));
+    /// assert_eq!(facts.as_org.as_deref(), Some("Telstra Pty Ltd"));
+    /// # Ok::<(), hostloc::geoip::GeoDbError>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`GeoDbError`] naming the file that could not be used.

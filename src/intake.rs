@@ -156,6 +156,21 @@ const AUTHORITY_SCHEMES: &[&str] = &[
 
 /// Turns the text of one report into a [`Target`].
 ///
+/// ```
+/// use hostloc::intake::{parse_report, Host};
+///
+/// let target = parse_report("hxxps://Files.Example[.]nl/a.jpg").unwrap();
+/// assert_eq!(target.host, Host::Domain("files.example.nl".into()));
+/// assert_eq!(target.url, "https://files.example.nl/a.jpg");
+/// assert_eq!(target.host.registrable_domain().as_deref(), Some("example.nl"));
+///
+/// let target = parse_report("http://1607663617/").unwrap();
+/// assert_eq!(target.host.to_display_string(), "95.211.0.1");
+///
+/// let error = parse_report("mailto:abuse@example.nl").unwrap_err();
+/// assert_eq!(error.to_string(), "a mailto: URL names no network host, so there is no hosting location");
+/// ```
+///
 /// # Errors
 ///
 /// Returns an [`IntakeError`] when the text holds no usable network host; its message says why.
