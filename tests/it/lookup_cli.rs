@@ -160,22 +160,10 @@ fn many_inputs_keep_their_order_under_concurrency() {
 #[test]
 fn an_unusable_database_is_a_one_line_error_and_exit_1() {
     let (world, dns) = (TestWorld::new(), zone());
-    let paths = world.paths();
-    let output = support::hostloc_bare()
-        .args([
-            "--country-db",
-            "/nonexistent/GeoIP2-Country.mmdb",
-            "--asn-db",
-        ])
-        .arg(&paths.asn_db)
-        .arg("--networks")
-        .arg(&paths.networks)
-        .args([
-            "--dns-server",
-            &dns.addr().to_string(),
-            "lookup",
-            "x.example",
-        ])
+    let mut paths = world.paths();
+    paths.country_db = "/nonexistent/GeoIP2-Country.mmdb".into();
+    let output = support::hostloc_with(&paths, dns.addr())
+        .args(["lookup", "x.example"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
@@ -187,21 +175,11 @@ fn an_unusable_database_is_a_one_line_error_and_exit_1() {
         "{stderr}"
     );
 
-    let corrupt = world.path("corrupt.mmdb");
-    std::fs::write(&corrupt, b"not a database").unwrap();
-    let output = support::hostloc_bare()
-        .arg("--country-db")
-        .arg(&paths.country_db)
-        .arg("--asn-db")
-        .arg(&corrupt)
-        .arg("--networks")
-        .arg(&paths.networks)
-        .args([
-            "--dns-server",
-            &dns.addr().to_string(),
-            "lookup",
-            "x.example",
-        ])
+    let mut paths = world.paths();
+    paths.asn_db = world.path("corrupt.mmdb");
+    std::fs::write(&paths.asn_db, b"not a database").unwrap();
+    let output = support::hostloc_with(&paths, dns.addr())
+        .args(["lookup", "x.example"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));

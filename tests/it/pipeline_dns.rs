@@ -125,6 +125,15 @@ impl Fixture {
         self.lookup_by(DnsTransport::default(), raw).await
     }
 
+    /// A pipeline over the fixture without a DNS cache, with `settings`.
+    fn uncached(&self, settings: PipelineSettings) -> hostloc::Pipeline {
+        let no_cache = CacheSettings {
+            capacity: 0,
+            ..CacheSettings::default()
+        };
+        support::pipeline_with(&self.world, self.dns.addr(), no_cache, settings)
+    }
+
     async fn lookup_by(&self, transport: DnsTransport, raw: &str) -> Report {
         support::pipeline_with_transport(&self.world, self.dns.addr(), transport)
             .lookup(raw)
@@ -450,18 +459,10 @@ async fn ip_literals_skip_dns() {
 #[tokio::test]
 async fn the_jurisdiction_decides_domestic() {
     let fixture = Fixture::new();
-    let germany = support::pipeline_with(
-        &fixture.world,
-        fixture.dns.addr(),
-        CacheSettings {
-            capacity: 0,
-            ..CacheSettings::default()
-        },
-        PipelineSettings {
-            jurisdiction: "DE".parse().unwrap(),
-            ..PipelineSettings::default()
-        },
-    );
+    let germany = fixture.uncached(PipelineSettings {
+        jurisdiction: "DE".parse().unwrap(),
+        ..PipelineSettings::default()
+    });
     let report = germany.lookup("de.example").await;
     assert_eq!((report.verdict, report.referral), (Verdict::Domestic, true));
     assert_eq!(report.jurisdiction, "DE");
@@ -525,18 +526,10 @@ async fn repeated_hosts_are_resolved_once_while_cached() {
 #[tokio::test]
 async fn stale_data_is_flagged_in_every_result() {
     let fixture = Fixture::new();
-    let strict = support::pipeline_with(
-        &fixture.world,
-        fixture.dns.addr(),
-        CacheSettings {
-            capacity: 0,
-            ..CacheSettings::default()
-        },
-        PipelineSettings {
-            max_data_age: Some(Duration::from_secs(86_400)),
-            ..PipelineSettings::default()
-        },
-    );
+    let strict = fixture.uncached(PipelineSettings {
+        max_data_age: Some(Duration::from_secs(86_400)),
+        ..PipelineSettings::default()
+    });
     let report = strict.lookup("95.211.0.1").await;
     assert_eq!(
         report.verdict,

@@ -85,8 +85,13 @@ fn build_pipeline(
 
 /// The built `hostloc` binary with a clean environment, aimed at `world` and `server`.
 pub(crate) fn hostloc(world: &TestWorld, server: std::net::SocketAddr) -> Command {
+    hostloc_with(&world.paths(), server)
+}
+
+/// The built `hostloc` binary with a clean environment, aimed at the data files of `paths` and
+/// at `server`, with short DNS timeouts.
+pub(crate) fn hostloc_with(paths: &DataPaths, server: std::net::SocketAddr) -> Command {
     let mut command = hostloc_bare();
-    let paths: DataPaths = world.paths();
     command
         .arg("--country-db")
         .arg(&paths.country_db)
