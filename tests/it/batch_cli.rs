@@ -75,18 +75,9 @@ impl Setup {
 
     /// `hostloc … batch` aimed at this setup, with [`DNS_TIMEOUT`].
     fn batch(&self) -> Command {
-        let mut command = support::hostloc_bare();
-        let paths = self.world.paths();
-        command
-            .arg("--country-db")
-            .arg(&paths.country_db)
-            .arg("--asn-db")
-            .arg(&paths.asn_db)
-            .arg("--networks")
-            .arg(&paths.networks)
-            .arg("--dns-server")
-            .arg(self.dns.addr().to_string())
-            .args(["--dns-timeout", DNS_TIMEOUT, "--dns-attempts", "1", "batch"]);
+        let mut command =
+            support::hostloc_with_timeout(&self.world.paths(), self.dns.addr(), DNS_TIMEOUT);
+        command.arg("batch");
         command
     }
 

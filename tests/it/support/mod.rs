@@ -91,6 +91,15 @@ pub(crate) fn hostloc(world: &TestWorld, server: std::net::SocketAddr) -> Comman
 /// The built `hostloc` binary with a clean environment, aimed at the data files of `paths` and
 /// at `server`, with short DNS timeouts.
 pub(crate) fn hostloc_with(paths: &DataPaths, server: std::net::SocketAddr) -> Command {
+    hostloc_with_timeout(paths, server, "300ms")
+}
+
+/// [`hostloc_with`] with another DNS timeout, for tests whose names answer slowly on purpose.
+pub(crate) fn hostloc_with_timeout(
+    paths: &DataPaths,
+    server: std::net::SocketAddr,
+    dns_timeout: &str,
+) -> Command {
     let mut command = hostloc_bare();
     command
         .arg("--country-db")
@@ -102,7 +111,7 @@ pub(crate) fn hostloc_with(paths: &DataPaths, server: std::net::SocketAddr) -> C
         .arg("--dns-server")
         .arg(server.to_string())
         .arg("--dns-timeout")
-        .arg("300ms")
+        .arg(dns_timeout)
         .arg("--dns-attempts")
         .arg("1");
     command
