@@ -1,19 +1,28 @@
 //! Config: every command-line flag and environment variable, parsed once.
 //!
-//! Owns the clap definition of `hostloc lookup | serve | batch | data` and the defaults that
-//! make the bundled data work with no flags. Every option also reads an environment variable
-//! (`HOSTLOC_*`); nothing else in hostloc reads the environment. Turning a [`Common`] into a
-//! running [`Pipeline`] happens here too, so every front end starts the same way.
+//! Owns the clap definition of `hostloc lookup | serve | batch | data | completions | manpage`
+//! and the defaults that make the bundled data work with no flags. Options are grouped by
+//! concern into [`Args`] structs — [`DataArgs`], [`DnsArgs`], [`CacheArgs`], [`ReferralArgs`],
+//! [`LogArgs`], and each command's own ([`LookupArgs`], [`ServeArgs`], [`BatchArgs`]) — and
+//! each command flattens only the groups it uses, under a help heading per group. Every
+//! setting also reads an environment variable (`HOSTLOC_*`); nothing else in hostloc reads the
+//! environment. Turning the groups into a running [`Pipeline`] happens here too, so every front
+//! end starts the same way.
+//!
+//! Options may also be written before the command (`hostloc --jurisdiction BE lookup …`), as
+//! they could when they were global: [`Cli::try_parse_args`] moves them behind the command's
+//! name before clap sees them, so each command still accepts only its own.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::cache::{CacheSettings, DnsCache};
 use crate::error::StartupError;
-use crate::pipeline::{DataPaths, DataSet, Pipeline, PipelineSettings};
+use crate::pipeline::{DataError, DataPaths, DataSet, Pipeline, PipelineSettings};
 use crate::resolve::{DnsResolver, DnsSettings, DnsTransport, NameServerAddr};
 use crate::verdict::Jurisdiction;
 
@@ -29,11 +38,20 @@ pub const BUNDLED_NETWORKS: &str = "networks.csv";
 
 /// hostloc: where is this reported URL hosted, and is it in our jurisdiction?
 #[derive(Debug, Parser)]
-#[command(name = "hostloc", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "hostloc",
+    version,
+    about,
+    long_about = "Where is this reported URL hosted, and is it in our jurisdiction?\n\n\
+        hostloc takes reported URLs as they arrive (defanged, without scheme, obfuscated IPs), \
+        resolves their hosts in DNS, locates every address in local GeoIP databases, sets aside \
+        CDN addresses, and gives a verdict with its reason. It never fetches the reported \
+        content.",
+    after_help = "Each command has its own options: `hostloc <COMMAND> -h` for the main ones, \
+        `--help` for all of them with examples. They may also be written before the command \
+        (`hostloc --jurisdiction BE lookup …`)."
+)]
 pub struct Cli {
-    /// Settings shared by every command.
-    #[command(flatten)]
-    pub common: Common,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -43,140 +61,269 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Look up reported URLs and print a verdict for each (arguments, or one per line on stdin).
-    Lookup(LookupArgs),
+    #[command(after_long_help = LOOKUP_EXAMPLES)]
+    Lookup(LookupCommand),
     /// Serve the HTTP API for triage tools.
-    Serve(ServeArgs),
+    #[command(after_long_help = SERVE_EXAMPLES)]
+    Serve(ServeCommand),
     /// Enrich a CSV / JSONL / plain-lines export of reports with a verdict per row.
-    Batch(BatchArgs),
-    /// Maintain the bundled data.
+    #[command(after_long_help = BATCH_EXAMPLES)]
+    Batch(BatchCommand),
+    /// Show or maintain the data: databases and networks file.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Print a shell completion script.
+    #[command(after_long_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one per command into a directory.
+    #[command(after_long_help = MANPAGE_EXAMPLES)]
+    Manpage(ManpageArgs),
 }
 
-/// Options every command shares: data, DNS, jurisdiction, cache and logging.
+const LOOKUP_EXAMPLES: &str = "\
+Examples:
+  hostloc lookup 'hxxps://files.example[.]nl/a.jpg' 95.211.0.1 'http://1607663617/'
+  hostloc lookup --json < reports.txt > results.ndjson
+  hostloc lookup --jurisdiction BE --dns-server 127.0.0.1:5353 example.be";
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  hostloc serve                       # bundled data, system DNS, 127.0.0.1:8080
+  HOSTLOC_API_TOKEN=secret hostloc serve --listen 0.0.0.0:8080 --watch-interval 60s
+  curl -sG localhost:8080/v1/lookup --data-urlencode 'url=hxxps://files.example[.]nl/a.jpg'
+
+Endpoints, limits, metrics and reloading: docs/serve.md.";
+
+const BATCH_EXAMPLES: &str = "\
+Examples:
+  hostloc batch reports.csv -o reports.enriched.csv
+  hostloc batch --url-column reported_url --delimiter ';' export.csv -o out.csv
+  hostloc batch --url-column /report/url queue.jsonl -o queue.enriched.jsonl
+  hostloc batch --format lines urls.txt > results.ndjson
+  hostloc batch --resume big-export.csv -o big-export.enriched.csv
+
+Output schemas: docs/batch.md.";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  hostloc completions bash > ~/.local/share/bash-completion/completions/hostloc
+  hostloc completions zsh > ~/.zfunc/_hostloc
+  hostloc completions fish > ~/.config/fish/completions/hostloc.fish";
+
+const MANPAGE_EXAMPLES: &str = "\
+Examples:
+  hostloc manpage | man -l -
+  hostloc manpage --dir ~/.local/share/man/man1";
+
+/// `hostloc lookup`: its own options and everything a lookup needs.
 #[derive(Debug, Clone, Args)]
-pub struct Common {
-    /// Country database (.mmdb): MaxMind GeoIP2/GeoLite2 Country/City/Enterprise, DB-IP,
-    /// IPinfo Lite or ip-location-db. Default: the bundled DB-IP Lite country database.
-    #[arg(long, env = "HOSTLOC_COUNTRY_DB", global = true, value_name = "PATH")]
+pub struct LookupCommand {
+    /// What to look up and how to print it.
+    #[command(flatten)]
+    pub lookup: LookupArgs,
+    /// Data, DNS, cache, jurisdiction and logging.
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+/// `hostloc serve`: the server's options and everything a lookup needs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeCommand {
+    /// The HTTP server.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Data, DNS, cache, jurisdiction and logging.
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+/// `hostloc batch`: the run's options and everything a lookup needs.
+#[derive(Debug, Clone, Args)]
+pub struct BatchCommand {
+    /// What to read and write.
+    #[command(flatten)]
+    pub batch: BatchArgs,
+    /// Data, DNS, cache, jurisdiction and logging.
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+/// Every group a lookup needs: what `lookup`, `serve` and `batch` share.
+#[derive(Debug, Clone, Args)]
+pub struct PipelineArgs {
+    /// Databases and the networks file.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Name servers.
+    #[command(flatten)]
+    pub dns: DnsArgs,
+    /// The DNS cache.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Whose referrals.
+    #[command(flatten)]
+    pub referral: ReferralArgs,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// Data: the GeoIP databases and the CDN / reverse-proxy networks file.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Data")]
+pub struct DataArgs {
+    /// Country database (.mmdb). Default: the bundled DB-IP Lite country database.
+    ///
+    /// MaxMind GeoIP2/GeoLite2 Country, City or Enterprise, DB-IP, IPinfo Lite or
+    /// ip-location-db layouts are all read.
+    #[arg(long, env = "HOSTLOC_COUNTRY_DB", value_name = "PATH")]
     pub country_db: Option<PathBuf>,
 
-    /// ASN database (.mmdb): GeoLite2-ASN, GeoIP2-ISP, IPinfo Lite, or the bundled one. May be
-    /// the same file as the country database.
-    #[arg(long, env = "HOSTLOC_ASN_DB", global = true, value_name = "PATH")]
+    /// ASN database (.mmdb); may be the same file as the country database. Default: bundled.
+    ///
+    /// GeoLite2-ASN, GeoIP2-ISP, IPinfo Lite, or the bundled one (built by
+    /// `hostloc data import-asn`).
+    #[arg(long, env = "HOSTLOC_ASN_DB", value_name = "PATH")]
     pub asn_db: Option<PathBuf>,
 
-    /// CDN / reverse-proxy networks file (CSV, see data/NETWORKS.md).
-    #[arg(long, env = "HOSTLOC_NETWORKS", global = true, value_name = "PATH")]
+    /// CDN / reverse-proxy networks file (CSV, see data/NETWORKS.md). Default: bundled.
+    #[arg(
+        long,
+        env = "HOSTLOC_NETWORKS",
+        hide_short_help = true,
+        value_name = "PATH"
+    )]
     pub networks: Option<PathBuf>,
 
-    /// Directory holding the bundled data (used for any file not given explicitly).
-    #[arg(long, env = "HOSTLOC_DATA_DIR", global = true, value_name = "DIR",
+    /// Directory the files not given above are read from. Default: the bundled data.
+    #[arg(long, env = "HOSTLOC_DATA_DIR", value_name = "DIR", hide_short_help = true,
           default_value = BUNDLED_DATA_DIR, hide_default_value = true)]
     pub data_dir: PathBuf,
 
-    /// DNS server to ask, ADDR or ADDR:PORT; repeat or separate with commas. Default: the
-    /// system's (/etc/resolv.conf).
+    /// Warn in every result (and fail /readyz) when a database was built longer ago than this
+    /// (e.g. 35d). Default: no limit.
+    #[arg(long, env = "HOSTLOC_MAX_DATA_AGE",
+          value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub max_data_age: Option<Duration>,
+}
+
+/// DNS: which name servers are asked, and how.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "DNS")]
+pub struct DnsArgs {
+    /// DNS server to ask; repeat or separate with commas. Default: the system's.
+    ///
+    /// An IP address, with a port after a colon when it is not 53 (`[…]:PORT` for IPv6). The
+    /// system's servers are those of /etc/resolv.conf. hostloc asks no other server.
     #[arg(
         long = "dns-server",
         env = "HOSTLOC_DNS_SERVERS",
-        global = true,
         value_delimiter = ',',
         value_name = "ADDR[:PORT]"
     )]
     pub dns_servers: Vec<NameServerAddr>,
 
     /// Time to wait for one DNS answer (e.g. 2s, 500ms).
-    #[arg(long, env = "HOSTLOC_DNS_TIMEOUT", global = true, default_value = "2s",
+    #[arg(long, env = "HOSTLOC_DNS_TIMEOUT", default_value = "2s",
           value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub dns_timeout: Duration,
 
-    /// How many times a DNS query is tried in all. A lookup ends within
-    /// timeout × attempts + 0.5 s (4.5 s with the defaults).
-    #[arg(long, env = "HOSTLOC_DNS_ATTEMPTS", global = true, default_value_t = 2,
+    /// How many times a DNS query is tried in all.
+    ///
+    /// A lookup ends within timeout × attempts + 0.5 s (4.5 s with the defaults).
+    #[arg(long, env = "HOSTLOC_DNS_ATTEMPTS", default_value_t = 2, hide_short_help = true,
           value_parser = clap::value_parser!(u16).range(1..=10), value_name = "N")]
     pub dns_attempts: u16,
 
     /// How DNS queries travel to the name servers. Both give the same answers.
-    #[arg(long, env = "HOSTLOC_DNS_TRANSPORT", global = true, value_enum,
+    #[arg(long, env = "HOSTLOC_DNS_TRANSPORT", value_enum, hide_short_help = true,
           default_value_t = DnsTransport::Pooled, value_name = "TRANSPORT")]
     pub dns_transport: DnsTransport,
+}
 
-    /// The jurisdiction whose police get referrals: ISO 3166-1 alpha-2.
-    #[arg(
-        long,
-        env = "HOSTLOC_JURISDICTION",
-        global = true,
-        default_value = "NL",
-        value_name = "CC"
-    )]
-    pub jurisdiction: Jurisdiction,
-
-    /// Hosts kept in the DNS cache (0 disables it).
+/// The DNS cache: how many hosts, and for how long.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "DNS cache")]
+pub struct CacheArgs {
+    /// Hosts kept in the DNS cache (0 turns it off).
     #[arg(
         long,
         env = "HOSTLOC_CACHE_CAPACITY",
-        global = true,
         default_value_t = 100_000,
         value_name = "N"
     )]
     pub cache_capacity: u64,
 
     /// Shortest time a DNS answer is cached, whatever its TTL.
-    #[arg(long, env = "HOSTLOC_CACHE_MIN_TTL", global = true, default_value = "0s",
+    #[arg(long, env = "HOSTLOC_CACHE_MIN_TTL", default_value = "0s", hide_short_help = true,
           value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub cache_min_ttl: Duration,
 
     /// Longest time a DNS answer is cached, whatever its TTL.
-    #[arg(long, env = "HOSTLOC_CACHE_MAX_TTL", global = true, default_value = "1h",
+    #[arg(long, env = "HOSTLOC_CACHE_MAX_TTL", default_value = "1h", hide_short_help = true,
           value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub cache_max_ttl: Duration,
 
     /// Longest time an NXDOMAIN / no-data answer is cached.
-    #[arg(long, env = "HOSTLOC_CACHE_NEGATIVE_TTL", global = true, default_value = "60s",
+    #[arg(long, env = "HOSTLOC_CACHE_NEGATIVE_TTL", default_value = "60s",
+          hide_short_help = true,
           value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub cache_negative_ttl: Duration,
 
     /// How long a failed DNS lookup (SERVFAIL, REFUSED, timeout) is cached.
-    #[arg(long, env = "HOSTLOC_CACHE_FAILURE_TTL", global = true, default_value = "5s",
+    #[arg(long, env = "HOSTLOC_CACHE_FAILURE_TTL", default_value = "5s", hide_short_help = true,
           value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub cache_failure_ttl: Duration,
+}
 
-    /// Warn in every result (and fail /readyz) when a database was built longer ago than this
-    /// (e.g. 35d). Default: no limit.
-    #[arg(long, env = "HOSTLOC_MAX_DATA_AGE", global = true,
-          value_parser = humantime::parse_duration, value_name = "DURATION")]
-    pub max_data_age: Option<Duration>,
+/// Referral: whose jurisdiction the verdicts are decided for.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Referral")]
+pub struct ReferralArgs {
+    /// The jurisdiction whose police get referrals: ISO 3166-1 alpha-2 (e.g. NL, BE, DE).
+    #[arg(
+        long,
+        env = "HOSTLOC_JURISDICTION",
+        default_value = "NL",
+        value_name = "CC"
+    )]
+    pub jurisdiction: Jurisdiction,
+}
 
-    /// Log format on stderr.
-    #[arg(long, env = "HOSTLOC_LOG_FORMAT", global = true, value_enum,
-          default_value_t = LogFormat::Human)]
+/// Logging: format of the log on stderr, and whether it may name reported URLs.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Logging")]
+pub struct LogArgs {
+    /// Log format on stderr. The level comes from RUST_LOG (default: info).
+    #[arg(long, env = "HOSTLOC_LOG_FORMAT", value_enum,
+          default_value_t = LogFormat::Human, value_name = "FORMAT")]
     pub log_format: LogFormat,
 
     /// Allow reported URLs and hosts in logs. Off by default: they are sensitive.
-    #[arg(long, env = "HOSTLOC_LOG_URLS", global = true)]
+    #[arg(long, env = "HOSTLOC_LOG_URLS")]
     pub log_urls: bool,
 }
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// Readable lines.
+    #[default]
     Human,
     /// One JSON object per line.
     Json,
 }
 
-/// `hostloc lookup`.
+/// `hostloc lookup`'s own options.
 #[derive(Debug, Clone, Args)]
 pub struct LookupArgs {
     /// Print one JSON result per line (NDJSON) instead of the summary.
-    #[arg(long)]
+    #[arg(long, env = "HOSTLOC_JSON")]
     pub json: bool,
 
     /// Lookups in flight at once when reading many URLs; output stays in input order.
-    #[arg(long, env = "HOSTLOC_CONCURRENCY", default_value_t = 64,
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, env = "HOSTLOC_CONCURRENCY", default_value_t = 64, hide_short_help = true,
+          value_parser = clap::value_parser!(u32).range(1..=10_000), value_name = "N")]
     pub concurrency: u32,
 
     /// Reported URLs. None, or "-": read one per line from stdin.
@@ -184,50 +331,80 @@ pub struct LookupArgs {
     pub urls: Vec<String>,
 }
 
-/// `hostloc serve`.
+/// `hostloc serve`'s own options: where it listens, who may call it, its limits.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "HOSTLOC_LISTEN", default_value = "127.0.0.1:8080")]
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(
+        long,
+        env = "HOSTLOC_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR:PORT"
+    )]
     pub listen: SocketAddr,
 
-    /// When set, /v1/* and /admin/* require `Authorization: Bearer <token>`.
-    #[arg(long, env = "HOSTLOC_API_TOKEN", hide_env_values = true)]
+    /// When set, /v1/* and /admin/* require `Authorization: Bearer <TOKEN>`.
+    #[arg(
+        long,
+        env = "HOSTLOC_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub api_token: Option<String>,
 
-    /// Largest request body accepted, in bytes.
-    #[arg(long, env = "HOSTLOC_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    /// Largest request body accepted; larger is refused with 413.
+    #[arg(long, env = "HOSTLOC_MAX_BODY_BYTES", default_value_t = 1024 * 1024,
+          hide_short_help = true, value_name = "BYTES")]
     pub max_body_bytes: usize,
 
-    /// Most URLs accepted in one POST /v1/lookup.
-    #[arg(long, env = "HOSTLOC_MAX_BATCH_URLS", default_value_t = 1000)]
+    /// Most URLs accepted in one POST /v1/lookup; more is refused with 413.
+    #[arg(
+        long,
+        env = "HOSTLOC_MAX_BATCH_URLS",
+        default_value_t = 1000,
+        hide_short_help = true,
+        value_name = "N"
+    )]
     pub max_batch_urls: usize,
 
-    /// Time limit for one request (its lookups included).
-    #[arg(long, env = "HOSTLOC_REQUEST_TIMEOUT", default_value = "30s",
-          value_parser = humantime::parse_duration)]
+    /// Time limit for one request, its lookups included; longer is 504.
+    #[arg(long, env = "HOSTLOC_REQUEST_TIMEOUT", default_value = "30s", hide_short_help = true,
+          value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub request_timeout: Duration,
 
-    /// Time limit for a client to send its request headers.
-    #[arg(long, env = "HOSTLOC_HEADER_TIMEOUT", default_value = "10s",
-          value_parser = humantime::parse_duration)]
+    /// Time limit for a client to send its request headers; then the connection is closed.
+    #[arg(long, env = "HOSTLOC_HEADER_TIMEOUT", default_value = "10s", hide_short_help = true,
+          value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub header_timeout: Duration,
 
     /// Requests handled at once; more are refused with 503 and Retry-After, not queued.
-    #[arg(long, env = "HOSTLOC_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
+    #[arg(
+        long,
+        env = "HOSTLOC_MAX_CONCURRENT_REQUESTS",
+        default_value_t = 512,
+        hide_short_help = true,
+        value_name = "N"
+    )]
     pub max_concurrent_requests: usize,
 
     /// Lookups in flight at once within one POST /v1/lookup.
-    #[arg(long, env = "HOSTLOC_CONCURRENCY", default_value_t = 64)]
+    #[arg(
+        long,
+        env = "HOSTLOC_CONCURRENCY",
+        default_value_t = 64,
+        hide_short_help = true,
+        value_name = "N"
+    )]
     pub concurrency: u32,
 
-    /// Check the data files every interval and reload when they changed (e.g. 60s).
-    #[arg(long, env = "HOSTLOC_WATCH_INTERVAL", value_parser = humantime::parse_duration)]
+    /// Check the data files this often and reload when they changed (e.g. 60s). Default: off.
+    #[arg(long, env = "HOSTLOC_WATCH_INTERVAL",
+          value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub watch_interval: Option<Duration>,
 
-    /// How long shutdown waits for requests in flight.
-    #[arg(long, env = "HOSTLOC_SHUTDOWN_GRACE", default_value = "10s",
-          value_parser = humantime::parse_duration)]
+    /// How long shutdown (SIGTERM, SIGINT) waits for requests in flight.
+    #[arg(long, env = "HOSTLOC_SHUTDOWN_GRACE", default_value = "10s", hide_short_help = true,
+          value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub shutdown_grace: Duration,
 }
 
@@ -242,45 +419,56 @@ pub enum BatchFormat {
     Lines,
 }
 
-/// `hostloc batch`.
+/// `hostloc batch`'s own options: what to read, where to write, how.
 #[derive(Debug, Clone, Args)]
 pub struct BatchArgs {
-    /// Input format; guessed from the file extension when not given (.csv and .tsv: csv,
-    /// .jsonl and .ndjson: jsonl, anything else: lines). For stdin, the output's extension.
-    #[arg(long, value_enum)]
+    /// Input format. Default: from the file extension (.csv/.tsv, .jsonl/.ndjson, else lines).
+    ///
+    /// .csv and .tsv are csv, .jsonl and .ndjson are jsonl, anything else is lines. For stdin,
+    /// the output file's extension decides.
+    #[arg(long, env = "HOSTLOC_BATCH_FORMAT", value_enum, value_name = "FORMAT")]
     pub format: Option<BatchFormat>,
 
-    /// The column (CSV) or field (JSONL; a JSON Pointer such as /report/url for a nested one)
-    /// holding the reported URL.
-    #[arg(long, env = "HOSTLOC_URL_COLUMN", default_value = "url")]
+    /// The column (CSV) or field (JSONL) holding the reported URL.
+    ///
+    /// For JSONL, a JSON Pointer such as /report/url names a nested field.
+    #[arg(
+        long,
+        env = "HOSTLOC_URL_COLUMN",
+        default_value = "url",
+        value_name = "NAME"
+    )]
     pub url_column: String,
 
-    /// CSV field delimiter: one ASCII character, e.g. ";", or "\t" / "tab" for a tab.
-    /// Default: a tab for .tsv files, else ",".
-    #[arg(long, value_parser = parse_delimiter, value_name = "CHAR")]
+    /// CSV field delimiter: one ASCII character, or "tab". Default: tab for .tsv, else ",".
+    ///
+    /// One ASCII character, e.g. ";"; "\t" or "tab" for a tab.
+    #[arg(long, env = "HOSTLOC_DELIMITER", value_parser = parse_delimiter, value_name = "CHAR")]
     pub delimiter: Option<u8>,
 
     /// Write here instead of stdout ("-" is stdout too).
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 
-    /// Continue an interrupted run: keep the complete rows already in the output file (a
-    /// partial last one is cut away), skip as many input rows, and append the rest. A missing
-    /// output file simply starts the run.
+    /// Continue an interrupted run into the same --output file.
+    ///
+    /// Keeps the complete rows already in the output file (a partial last one is cut away),
+    /// skips as many input rows, and appends the rest. A missing output file simply starts the
+    /// run.
     #[arg(long, requires = "output")]
     pub resume: bool,
 
     /// Lookups in flight at once; output stays in input order.
-    #[arg(long, env = "HOSTLOC_CONCURRENCY", default_value_t = 256,
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, env = "HOSTLOC_CONCURRENCY", default_value_t = 256, hide_short_help = true,
+          value_parser = clap::value_parser!(u32).range(1..=10_000), value_name = "N")]
     pub concurrency: u32,
 
     /// No progress bar and no summary on stderr (errors are still printed).
-    #[arg(short, long)]
+    #[arg(short, long, env = "HOSTLOC_QUIET")]
     pub quiet: bool,
 
     /// Input file; "-" or none reads stdin.
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "PATH")]
     pub input: Option<PathBuf>,
 }
 
@@ -303,10 +491,21 @@ fn parse_delimiter(text: &str) -> Result<u8, String> {
 /// `hostloc data ...`.
 #[derive(Debug, Clone, Subcommand)]
 pub enum DataCommand {
+    /// Show what the configured databases and networks file are.
+    Info(DataInfoArgs),
     /// Build a GeoLite2-ASN-layout database from ip-location-db's asn CSV files.
     ImportAsn(ImportAsnArgs),
-    /// Show what the configured databases and networks file are.
-    Info,
+}
+
+/// `hostloc data info`: which data, nothing else.
+#[derive(Debug, Clone, Args)]
+pub struct DataInfoArgs {
+    /// Databases and the networks file.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// `hostloc data import-asn`.
@@ -317,7 +516,7 @@ pub struct ImportAsnArgs {
     pub inputs: Vec<PathBuf>,
 
     /// Where to write the .mmdb.
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "PATH")]
     pub output: PathBuf,
 
     /// Build time to record, RFC 3339 (the date of the source data). Default: now.
@@ -327,12 +526,139 @@ pub struct ImportAsnArgs {
     /// Where the CSV came from, recorded in the database description.
     #[arg(
         long,
+        value_name = "TEXT",
         default_value = "ip-location-db asn (RouteViews, RIRs via NRO, DB-IP; CC BY 4.0)"
     )]
     pub source: String,
 }
 
-impl Common {
+/// `hostloc completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// `hostloc manpage`.
+#[derive(Debug, Clone, Args)]
+pub struct ManpageArgs {
+    /// Write hostloc.1 and one page per command (hostloc-lookup.1, …) into this directory,
+    /// instead of printing hostloc.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+impl Cli {
+    /// Parses the process's arguments, exiting with clap's message (status 2) on a usage error
+    /// and printing help or version when asked.
+    pub fn parse_args() -> Cli {
+        match Cli::try_parse_args(std::env::args_os()) {
+            Ok(cli) => cli,
+            Err(error) => error.exit(),
+        }
+    }
+
+    /// Parses `args` (the program name first), with options written before the command moved
+    /// behind it.
+    ///
+    /// # Errors
+    ///
+    /// clap's error for a usage error, or for `--help` / `--version`.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString>,
+    {
+        let args = args.into_iter().map(Into::into).collect();
+        Cli::try_parse_from(command_first(&Cli::command(), args))
+    }
+}
+
+impl Command {
+    /// The logging options of this command (the defaults for a command that has none).
+    pub fn log(&self) -> LogArgs {
+        match self {
+            Command::Lookup(command) => command.pipeline.log.clone(),
+            Command::Serve(command) => command.pipeline.log.clone(),
+            Command::Batch(command) => command.pipeline.log.clone(),
+            Command::Data(DataCommand::Info(info)) => info.log.clone(),
+            Command::Data(DataCommand::ImportAsn(_))
+            | Command::Completions(_)
+            | Command::Manpage(_) => LogArgs::default(),
+        }
+    }
+}
+
+/// Moves the options written before the command (`hostloc --dns-server X lookup …`) to just
+/// behind its name (`hostloc lookup --dns-server X …`), where clap looks for them.
+///
+/// Returns `args` unchanged when there is nothing to move, or when a leading word is not an
+/// option of any command (or asks for help or the version): clap then reports it as written.
+fn command_first(root: &clap::Command, args: Vec<OsString>) -> Vec<OsString> {
+    let Some((program, rest)) = args.split_first() else {
+        return args;
+    };
+    let mut leading = 0;
+    while let Some(word) = rest.get(leading).and_then(|word| word.to_str()) {
+        if !word.starts_with('-') || word == "-" || word == "--" {
+            break;
+        }
+        let (name, inline_value) = match word.split_once('=') {
+            Some((name, _)) => (name, true),
+            None => (word, false),
+        };
+        match option_takes_value(root, name) {
+            None => return args,
+            Some(true) if !inline_value => leading += 2,
+            Some(_) => leading += 1,
+        }
+    }
+    let mut command = root;
+    let mut path_end = leading;
+    while let Some(sub) = rest
+        .get(path_end)
+        .and_then(|word| word.to_str())
+        .and_then(|word| command.find_subcommand(word))
+    {
+        command = sub;
+        path_end += 1;
+    }
+    if leading == 0 || leading > rest.len() || path_end == leading {
+        return args;
+    }
+    let mut moved = Vec::with_capacity(args.len());
+    moved.push(program.clone());
+    moved.extend_from_slice(&rest[leading..path_end]);
+    moved.extend_from_slice(&rest[..leading]);
+    moved.extend_from_slice(&rest[path_end..]);
+    moved
+}
+
+/// Whether the option `name` (`--long` or `-s`) of some command takes a value; `None` when no
+/// command has it, or when it is help or version (which belong where they were written).
+fn option_takes_value(command: &clap::Command, name: &str) -> Option<bool> {
+    if matches!(name, "-h" | "--help" | "-V" | "--version") {
+        return None;
+    }
+    let found = command
+        .get_arguments()
+        .find(|arg| match name.strip_prefix("--") {
+            Some(long) => arg.get_long() == Some(long),
+            None => {
+                let mut short = name.chars().skip(1);
+                name.starts_with('-') && short.next() == arg.get_short() && short.next().is_none()
+            }
+        });
+    match found {
+        Some(arg) => Some(arg.get_action().takes_values()),
+        None => command
+            .get_subcommands()
+            .find_map(|sub| option_takes_value(sub, name)),
+    }
+}
+
+impl DataArgs {
     /// The data files, with bundled defaults for any not given.
     pub fn data_paths(&self) -> DataPaths {
         DataPaths {
@@ -351,6 +677,17 @@ impl Common {
         }
     }
 
+    /// Loads the databases and the networks file.
+    ///
+    /// # Errors
+    ///
+    /// [`DataError`] naming the file that could not be used.
+    pub fn load(&self) -> Result<DataSet, DataError> {
+        DataSet::load(&self.data_paths())
+    }
+}
+
+impl DnsArgs {
     /// DNS servers and limits.
     pub fn dns_settings(&self) -> DnsSettings {
         DnsSettings {
@@ -360,7 +697,9 @@ impl Common {
             transport: self.dns_transport,
         }
     }
+}
 
+impl CacheArgs {
     /// Cache bounds.
     pub fn cache_settings(&self) -> CacheSettings {
         CacheSettings {
@@ -371,25 +710,32 @@ impl Common {
             failure_ttl: self.cache_failure_ttl,
         }
     }
+}
 
-    /// Loads the data and sets up DNS: the pipeline every command uses.
+impl PipelineArgs {
+    /// The settings of the pipeline that are not data.
+    pub fn pipeline_settings(&self) -> PipelineSettings {
+        PipelineSettings {
+            jurisdiction: self.referral.jurisdiction.clone(),
+            max_data_age: self.data.max_data_age,
+            log_urls: self.log.log_urls,
+        }
+    }
+
+    /// Loads the data and sets up DNS: the pipeline every lookup command uses.
     ///
     /// # Errors
     ///
     /// [`StartupError`] naming the file or setting that could not be used.
     pub fn pipeline(&self) -> Result<Pipeline, StartupError> {
-        let paths = self.data_paths();
+        let paths = self.data.data_paths();
         let data = DataSet::load(&paths)?;
-        let resolver = DnsResolver::new(&self.dns_settings())?;
+        let resolver = DnsResolver::new(&self.dns.dns_settings())?;
         Ok(Pipeline::new(
             data,
             Some(paths),
-            DnsCache::new(resolver, self.cache_settings()),
-            PipelineSettings {
-                jurisdiction: self.jurisdiction.clone(),
-                max_data_age: self.max_data_age,
-                log_urls: self.log_urls,
-            },
+            DnsCache::new(resolver, self.cache.cache_settings()),
+            self.pipeline_settings(),
         ))
     }
 }
@@ -398,35 +744,44 @@ impl Common {
 mod tests {
     use super::*;
 
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_args(args).unwrap_or_else(|error| panic!("{args:?}: {error}"))
+    }
+
+    fn lookup_pipeline(args: &[&str]) -> PipelineArgs {
+        match parse(args).command {
+            Command::Lookup(lookup) => lookup.pipeline,
+            other => unreachable!("parsed {other:?}"),
+        }
+    }
+
     #[test]
     fn clap_definition_is_consistent() {
-        use clap::CommandFactory;
         Cli::command().debug_assert();
     }
 
     #[test]
     fn defaults_point_at_the_bundled_data() {
-        let cli = Cli::try_parse_from(["hostloc", "lookup", "example.nl"]).unwrap();
-        let paths = cli.common.data_paths();
+        let pipeline = lookup_pipeline(&["hostloc", "lookup", "example.nl"]);
+        let paths = pipeline.data.data_paths();
         assert!(paths.country_db.ends_with("data/dbip-country.mmdb"));
         assert!(paths.asn_db.ends_with("data/asn.mmdb"));
         assert!(paths.networks.ends_with("data/networks.csv"));
-        assert_eq!(cli.common.jurisdiction.code(), "NL");
+        assert_eq!(pipeline.referral.jurisdiction.code(), "NL");
     }
 
     #[test]
     fn dns_servers_repeat_or_comma_separate() {
-        let cli = Cli::try_parse_from([
+        let pipeline = lookup_pipeline(&[
             "hostloc",
             "lookup",
             "--dns-server",
             "127.0.0.1:5353,9.9.9.9",
             "--dns-server",
             "[::1]:53",
-        ])
-        .unwrap();
-        let servers: Vec<String> = cli
-            .common
+        ]);
+        let servers: Vec<String> = pipeline
+            .dns
             .dns_settings()
             .servers
             .iter()
@@ -437,10 +792,205 @@ mod tests {
 
     #[test]
     fn the_dns_transport_is_pooled_unless_hickory_is_asked_for() {
-        let cli = Cli::try_parse_from(["hostloc", "lookup"]).unwrap();
-        assert_eq!(cli.common.dns_settings().transport, DnsTransport::Pooled);
-        let cli = Cli::try_parse_from(["hostloc", "lookup", "--dns-transport", "hickory"]).unwrap();
-        assert_eq!(cli.common.dns_settings().transport, DnsTransport::Hickory);
+        let pipeline = lookup_pipeline(&["hostloc", "lookup"]);
+        assert_eq!(pipeline.dns.dns_settings().transport, DnsTransport::Pooled);
+        let pipeline = lookup_pipeline(&["hostloc", "lookup", "--dns-transport", "hickory"]);
+        assert_eq!(pipeline.dns.dns_settings().transport, DnsTransport::Hickory);
+    }
+
+    #[test]
+    fn options_before_the_command_are_the_commands_options() {
+        for args in [
+            &[
+                "hostloc",
+                "--jurisdiction",
+                "BE",
+                "--dns-timeout=5s",
+                "lookup",
+                "x.be",
+            ][..],
+            &[
+                "hostloc",
+                "lookup",
+                "--jurisdiction",
+                "BE",
+                "--dns-timeout=5s",
+                "x.be",
+            ][..],
+            &[
+                "hostloc",
+                "--jurisdiction",
+                "BE",
+                "lookup",
+                "--dns-timeout",
+                "5s",
+                "x.be",
+            ][..],
+        ] {
+            let Command::Lookup(lookup) = parse(args).command else {
+                unreachable!("{args:?}")
+            };
+            assert_eq!(
+                lookup.pipeline.referral.jurisdiction.code(),
+                "BE",
+                "{args:?}"
+            );
+            assert_eq!(lookup.pipeline.dns.dns_timeout, Duration::from_secs(5));
+            assert_eq!(lookup.lookup.urls, ["x.be"], "{args:?}");
+        }
+        let Command::Data(DataCommand::Info(info)) =
+            parse(&["hostloc", "--country-db", "c.mmdb", "data", "info"]).command
+        else {
+            unreachable!()
+        };
+        assert_eq!(info.data.data_paths().country_db, PathBuf::from("c.mmdb"));
+        let Command::Batch(batch) = parse(&["hostloc", "-q", "batch", "in.csv"]).command else {
+            unreachable!()
+        };
+        assert!(batch.batch.quiet);
+    }
+
+    #[test]
+    fn a_command_refuses_the_options_it_does_not_use() {
+        for args in [
+            &[
+                "hostloc",
+                "data",
+                "import-asn",
+                "--dns-server",
+                "127.0.0.1",
+                "-o",
+                "x",
+                "a.csv",
+            ][..],
+            &[
+                "hostloc",
+                "--dns-server",
+                "127.0.0.1",
+                "data",
+                "import-asn",
+                "-o",
+                "x",
+                "a.csv",
+            ][..],
+            &["hostloc", "data", "info", "--dns-server", "127.0.0.1"][..],
+            &["hostloc", "lookup", "--listen", "127.0.0.1:1"][..],
+            &["hostloc", "--listen", "127.0.0.1:1", "batch"][..],
+        ] {
+            let error = Cli::try_parse_args(args).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_command_lists_only_the_groups_it_uses() {
+        let root = Cli::command();
+        let options = |path: &[&str]| -> Vec<String> {
+            let mut command = &root;
+            for name in path {
+                command = command.find_subcommand(name).unwrap();
+            }
+            command
+                .get_arguments()
+                .filter_map(|arg| arg.get_long().map(str::to_owned))
+                .collect()
+        };
+        let import_asn = options(&["data", "import-asn"]);
+        assert!(
+            !import_asn.iter().any(|long| long.starts_with("dns")),
+            "{import_asn:?}"
+        );
+        assert!(!import_asn.contains(&"country-db".to_owned()));
+        let info = options(&["data", "info"]);
+        assert!(info.contains(&"country-db".to_owned()));
+        assert!(!info.iter().any(|long| long.starts_with("dns")), "{info:?}");
+        for command in ["lookup", "serve", "batch"] {
+            let options = options(&[command]);
+            for long in ["country-db", "dns-server", "cache-capacity", "jurisdiction"] {
+                assert!(
+                    options.contains(&long.to_owned()),
+                    "{command} lacks --{long}"
+                );
+            }
+        }
+        assert!(options(&["serve"]).contains(&"listen".to_owned()));
+    }
+
+    /// The placeholders that say what to write: a unit, a form or a choice.
+    const PLACEHOLDERS: &[&str] = &[
+        "PATH",
+        "DIR",
+        "DURATION",
+        "N",
+        "BYTES",
+        "ADDR:PORT",
+        "ADDR[:PORT]",
+        "CC",
+        "TOKEN",
+        "FORMAT",
+        "TRANSPORT",
+        "CHAR",
+        "NAME",
+        "TIME",
+        "TEXT",
+    ];
+
+    #[test]
+    fn every_setting_has_an_environment_variable_and_a_placeholder_with_a_unit() {
+        fn check(command: &clap::Command, path: &str) {
+            for arg in command.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if ["help", "version"].contains(&long) {
+                    continue;
+                }
+                // What to read and where to write belong to one run, not to the environment.
+                let per_run = ["output", "resume", "built", "source", "dir"].contains(&long);
+                if !per_run {
+                    let env = arg.get_env().map(|env| env.to_string_lossy().into_owned());
+                    assert!(
+                        env.as_deref()
+                            .is_some_and(|env| env.starts_with("HOSTLOC_")),
+                        "{path} --{long} has no HOSTLOC_* variable"
+                    );
+                }
+                if arg.get_action().takes_values() {
+                    // clap's fallback is the field name in capitals (`<REQUEST_TIMEOUT>`),
+                    // which says neither the unit nor the form.
+                    let names = arg.get_value_names().unwrap_or_default();
+                    assert!(
+                        names.len() == 1 && PLACEHOLDERS.contains(&names[0].as_str()),
+                        "{path} --{long} has the placeholder {names:?}"
+                    );
+                }
+            }
+            for sub in command.get_subcommands() {
+                check(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        check(&Cli::command(), "hostloc");
+    }
+
+    #[test]
+    fn short_help_is_short_and_long_help_has_examples() {
+        let mut root = Cli::command();
+        root.build();
+        for name in ["lookup", "serve", "batch"] {
+            let command = root.find_subcommand_mut(name).unwrap();
+            let short = command.render_help().to_string();
+            let long = command.render_long_help().to_string();
+            assert!(short.lines().count() <= 50, "{name} -h: {short}");
+            assert!(long.contains("Examples:"), "{name} --help: {long}");
+            for heading in ["Data:", "DNS:", "Referral:", "Logging:"] {
+                assert!(
+                    short.contains(heading),
+                    "{name} -h lacks {heading}: {short}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -454,8 +1004,10 @@ mod tests {
             &["hostloc", "batch", "--delimiter", ";;"][..],
             &["hostloc", "batch", "--delimiter", "\""][..],
             &["hostloc", "batch", "--resume", "in.csv"][..],
+            &["hostloc", "--no-such-flag", "lookup"][..],
+            &["hostloc", "--dns-timeout"][..],
         ] {
-            let error = Cli::try_parse_from(args).unwrap_err();
+            let error = Cli::try_parse_args(args).unwrap_err();
             assert_eq!(error.exit_code(), 2, "{args:?}");
         }
     }

@@ -16,8 +16,9 @@
 //! - [`report`]: the result object and its wire format.
 //!
 //! Front ends: [`cli`] (`hostloc lookup`), [`http`] (`hostloc serve`), [`batch`]
-//! (`hostloc batch`). [`config`] parses flags and environment; [`asn_import`] builds the
-//! bundled ASN database. See `ARCHITECTURE.md` for the invariants.
+//! (`hostloc batch`). [`config`] parses flags and environment; [`manual`] turns that
+//! definition into shell completions and man pages; [`asn_import`] builds the bundled ASN
+//! database. See `ARCHITECTURE.md` for the invariants.
 
 pub mod asn_import;
 pub mod batch;
@@ -29,6 +30,7 @@ pub mod error;
 pub mod geoip;
 pub mod http;
 pub mod intake;
+pub mod manual;
 pub mod networks;
 pub mod pipeline;
 pub mod report;

@@ -9,14 +9,12 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::Context;
-use clap::Parser;
-
 use hostloc::config::{Cli, Command, DataCommand};
-use hostloc::{asn_import, batch, cli, http, telemetry};
+use hostloc::{asn_import, batch, cli, http, manual, telemetry};
 
 fn main() -> ExitCode {
-    let args = Cli::parse();
-    telemetry::init_logging(args.common.log_format, std::io::stderr);
+    let args = Cli::parse_args();
+    telemetry::init_logging(args.command.log().log_format, std::io::stderr);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -39,8 +37,9 @@ fn main() -> ExitCode {
 
 async fn run(args: Cli) -> anyhow::Result<ExitCode> {
     match args.command {
-        Command::Lookup(lookup) => {
-            let pipeline = args.common.pipeline()?;
+        Command::Lookup(command) => {
+            let pipeline = command.pipeline.pipeline()?;
+            let lookup = command.lookup;
             let mut stdout = std::io::stdout();
             cli::run_lookup(
                 &pipeline,
@@ -53,14 +52,14 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             .context("cannot write the results")?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve(serve) => {
-            let pipeline = args.common.pipeline()?;
-            http::serve(pipeline, &serve).await?;
+        Command::Serve(command) => {
+            let pipeline = command.pipeline.pipeline()?;
+            http::serve(pipeline, &command.serve).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Batch(batch_args) => {
-            let pipeline = args.common.pipeline()?;
-            let outcome = batch::run(&pipeline, &batch_args).await?;
+        Command::Batch(command) => {
+            let pipeline = command.pipeline.pipeline()?;
+            let outcome = batch::run(&pipeline, &command.batch).await?;
             Ok(if outcome.complete {
                 ExitCode::SUCCESS
             } else {
@@ -91,10 +90,9 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Data(DataCommand::Info) => {
-            let paths = args.common.data_paths();
-            let pipeline = args.common.pipeline()?;
-            let data = pipeline.data();
+        Command::Data(DataCommand::Info(info)) => {
+            let paths = info.data.data_paths();
+            let data = info.data.load()?;
             let mut stdout = std::io::stdout().lock();
             for info in data.geo.infos() {
                 writeln!(
@@ -117,6 +115,19 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
                 data.networks.provider_count(),
                 paths.networks.display()
             )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions(completions) => {
+            manual::write_completions(completions.shell, &mut std::io::stdout().lock());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpage(manpage) => {
+            match &manpage.dir {
+                Some(dir) => manual::write_manpages(dir).with_context(|| {
+                    format!("cannot write the man pages into {}", dir.display())
+                })?,
+                None => manual::write_manpage(&mut std::io::stdout().lock())?,
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -377,12 +377,11 @@ impl Drop for AbortOnDrop {
 mod tests {
     use super::*;
     use crate::config::{Cli, Command};
-    use clap::Parser;
 
     fn serve_args(args: &[&str]) -> ServeArgs {
-        let cli = Cli::try_parse_from([&["hostloc", "serve"][..], args].concat()).unwrap();
+        let cli = Cli::try_parse_args([&["hostloc", "serve"][..], args].concat()).unwrap();
         match cli.command {
-            Command::Serve(serve) => serve,
+            Command::Serve(command) => command.serve,
             other => unreachable!("parsed {other:?}"),
         }
     }

@@ -145,7 +145,7 @@ fn bundled_networks_list_cloudflare_and_not_dutch_hosters() {
 #[test]
 fn data_info_shows_what_is_loaded() {
     let world = support::TestWorld::new();
-    let output = support::hostloc(&world, "127.0.0.1:9".parse().unwrap())
+    let output = support::hostloc_data(&world.paths())
         .args(["data", "info"])
         .output()
         .unwrap();

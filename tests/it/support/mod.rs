@@ -100,6 +100,20 @@ pub(crate) fn hostloc_with_timeout(
     server: std::net::SocketAddr,
     dns_timeout: &str,
 ) -> Command {
+    let mut command = hostloc_data(paths);
+    command
+        .arg("--dns-server")
+        .arg(server.to_string())
+        .arg("--dns-timeout")
+        .arg(dns_timeout)
+        .arg("--dns-attempts")
+        .arg("1");
+    command
+}
+
+/// The built `hostloc` binary with a clean environment, aimed at the data files of `paths` only
+/// (for `data info`, which takes no DNS options).
+pub(crate) fn hostloc_data(paths: &DataPaths) -> Command {
     let mut command = hostloc_bare();
     command
         .arg("--country-db")
@@ -107,13 +121,7 @@ pub(crate) fn hostloc_with_timeout(
         .arg("--asn-db")
         .arg(&paths.asn_db)
         .arg("--networks")
-        .arg(&paths.networks)
-        .arg("--dns-server")
-        .arg(server.to_string())
-        .arg("--dns-timeout")
-        .arg(dns_timeout)
-        .arg("--dns-attempts")
-        .arg("1");
+        .arg(&paths.networks);
     command
 }
 
