@@ -34,6 +34,8 @@ use crate::config::{BatchArgs, BatchFormat};
 use crate::report::Report;
 use crate::verdict::Verdict;
 
+pub use self::output::url_list_csv;
+
 use self::output::{Output, ResultEncoder};
 use self::progress::{Progress, Tally};
 use self::resume::Existing;

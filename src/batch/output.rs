@@ -12,7 +12,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 
-use super::csv_rows::FieldEncoder;
+use super::csv_rows::{FieldEncoder, result_columns};
 use super::rows::Row;
 use super::{BatchError, Endpoint};
 use crate::config::BatchFormat;
@@ -58,6 +58,31 @@ impl ResultEncoder {
             }
         }
     }
+}
+
+/// The CSV `hostloc batch` writes for a CSV file whose only column is `url`, holding each
+/// report's input in order: the header `url` and the result columns, then one record per
+/// report, each ending in LF. `POST /v1/lookup?format=csv` answers this, so that the analyst
+/// page's download has exactly the columns of `hostloc batch`, from the same encoders.
+pub fn url_list_csv(reports: &[Report]) -> Vec<u8> {
+    const DELIMITER: u8 = b',';
+    const URL_COLUMN: &str = "url";
+    let encoder = FieldEncoder::new(DELIMITER);
+    let results = ResultEncoder::Csv {
+        delimiter: DELIMITER,
+    };
+    let header = csv::ByteRecord::from(vec![URL_COLUMN]);
+    let mut table = encoder.encode([URL_COLUMN]);
+    table.push(DELIMITER);
+    table.extend(encoder.encode(result_columns(&header)));
+    table.push(b'\n');
+    for report in reports {
+        table.extend(encoder.encode([report.input.as_str()]));
+        // Encoding into memory cannot fail; a report always serialises.
+        table.extend(results.encode(report).unwrap_or_default());
+        table.push(b'\n');
+    }
+    table
 }
 
 /// Where the records go.

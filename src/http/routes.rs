@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -39,6 +39,50 @@ pub(crate) struct LookupQuery {
 pub(crate) struct LookupRequest {
     /// The reported URLs, as received; at most `--max-batch-urls` (default 1000).
     pub(crate) urls: Vec<String>,
+}
+
+/// Query of `POST /v1/lookup`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LookupManyQuery {
+    /// `json` (the default) or `csv`; `Accept: text/csv` asks for CSV too.
+    format: Option<ResultsFormat>,
+}
+
+/// How `POST /v1/lookup` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ResultsFormat {
+    /// `{"results": [...]}`.
+    Json,
+    /// The CSV `hostloc batch` writes for a CSV whose only column is `url`: that column (the
+    /// input as received) followed by the result columns, one record per URL, in order.
+    Csv,
+}
+
+impl ResultsFormat {
+    /// The format asked for: `format=` when given, else CSV when the `Accept` header names
+    /// `text/csv`, else JSON.
+    fn of(query: &LookupManyQuery, headers: &HeaderMap) -> ResultsFormat {
+        let accepts_csv = || {
+            headers
+                .get_all(header::ACCEPT)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .flat_map(|value| value.split(','))
+                .any(|media| {
+                    media
+                        .split(';')
+                        .next()
+                        .is_some_and(|media| media.trim().eq_ignore_ascii_case("text/csv"))
+                })
+        };
+        match query.format {
+            Some(format) => format,
+            None if accepts_csv() => ResultsFormat::Csv,
+            None => ResultsFormat::Json,
+        }
+    }
 }
 
 /// Answer of `POST /v1/lookup`.
@@ -111,15 +155,23 @@ pub(crate) async fn lookup_one(
 }
 
 /// Look up many reported URLs; the results come in the order of the request.
+///
+/// With `format=csv` (or `Accept: text/csv`) the answer is the CSV that `hostloc batch` writes
+/// for a CSV file whose only column is `url` holding these URLs: the same columns, in the same
+/// order, one record per URL.
 #[utoipa::path(
     post,
     path = "/v1/lookup",
     tag = "lookup",
+    params(LookupManyQuery),
     request_body = LookupRequest,
     security((), ("api_token" = [])),
     responses(
-        (status = 200, description = "One result per URL, in order", body = LookupResults),
-        (status = 400, description = "The body is not JSON of the form {\"urls\": [...]}", body = ErrorBody),
+        (status = 200, description = "One result per URL, in order", content(
+            (LookupResults = "application/json"),
+            (String = "text/csv", example = json!("url,verdict,referral,host,...\n95.211.0.1,domestic,true,95.211.0.1,...\n")),
+        )),
+        (status = 400, description = "The body is not JSON of the form {\"urls\": [...]}, or `format` is neither `json` nor `csv`", body = ErrorBody),
         (status = 401, description = "An API token is configured and was not presented", body = ErrorBody),
         (status = 413, description = "The body is over `--max-body-bytes`, or has more URLs than `--max-batch-urls`", body = ErrorBody),
         (status = 415, description = "The Content-Type is not application/json", body = ErrorBody),
@@ -129,8 +181,11 @@ pub(crate) async fn lookup_one(
 )]
 pub(crate) async fn lookup_many(
     State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<LookupManyQuery>,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<LookupRequest>,
-) -> Result<Json<LookupResults>, ApiError> {
+) -> Result<Response, ApiError> {
+    let format = ResultsFormat::of(&query, &headers);
     let limit = state.settings.max_batch_urls;
     if request.urls.len() > limit {
         return Err(ApiError::TooManyUrls {
@@ -144,9 +199,22 @@ pub(crate) async fn lookup_many(
             async move { pipeline.lookup(&url).await }
         })
         .buffered(state.settings.concurrency)
-        .collect()
+        .collect::<Vec<Report>>()
         .await;
-    Ok(Json(LookupResults { results }))
+    Ok(match format {
+        ResultsFormat::Json => Json(LookupResults { results }).into_response(),
+        ResultsFormat::Csv => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"hostloc.csv\"",
+                ),
+            ],
+            crate::batch::url_list_csv(&results),
+        )
+            .into_response(),
+    })
 }
 
 /// What the databases and the networks file say about one address.
