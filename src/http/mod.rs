@@ -10,12 +10,14 @@
 //! - `access.rs`: API token and loopback rule; `limits.rs`: load shedding and request timeout;
 //!   `observe.rs`: access log and request metrics; `prometheus.rs`: the Prometheus recorder and `/metrics`.
 //! - `reload.rs`: reloads on `POST /admin/reload`, SIGHUP and file changes.
+//! - `page.rs`: the analyst's page at `/`, a client of `POST /v1/lookup` (files under `page/`).
 //! - `server.rs`: the connection loop (header read timeout, graceful shutdown).
 //!
 //! Layers, outermost first: access log + request metrics → panic catcher → (API routes only)
 //! token → loopback rule for `/admin/*` → load shedding → request timeout → handler.
 //! `/healthz`, `/readyz`, `/metrics` and `/openapi.json` are neither guarded nor shed, so that
-//! monitoring keeps working when the server is busy.
+//! monitoring keeps working when the server is busy; nor are the page's files (`/`, `/page.js`,
+//! `/page.css`, `/favicon.svg`), which carry no data: the API calls the page makes are guarded.
 
 mod access;
 mod error;
@@ -23,6 +25,7 @@ mod extract;
 mod limits;
 mod observe;
 mod openapi;
+mod page;
 mod prometheus;
 mod reload;
 mod routes;
@@ -49,6 +52,7 @@ use crate::config::ServeArgs;
 pub use access::ApiToken;
 pub use error::{ApiError, ErrorBody};
 pub use openapi::ApiDoc;
+pub use page::CONTENT_SECURITY_POLICY;
 pub use reload::ReloadError;
 
 use reload::Reloader;
@@ -250,6 +254,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(operations)
+        .merge(page::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
