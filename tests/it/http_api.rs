@@ -19,6 +19,7 @@ use hostloc::resolve::{DnsResolver, DnsSettings};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::support::serve::ServeProcess;
 use crate::support::{self, Answer, TestDns, TestWorld};
 
 // ---------------------------------------------------------------------------------------------
@@ -136,7 +137,7 @@ fn lookup_path(url: &str) -> String {
 }
 
 /// Names of the test world's DNS: one per verdict that needs DNS.
-fn dns_world() -> TestDns {
+pub(crate) fn dns_world() -> TestDns {
     let dns = TestDns::start();
     let records = |a: &[Ipv4Addr], aaaa: &[Ipv6Addr]| Answer::Records {
         a: a.to_vec(),
@@ -1156,41 +1157,8 @@ struct Child {
 }
 
 impl Child {
-    async fn start(mut command: std::process::Command) -> Child {
-        use tokio::io::AsyncBufReadExt;
-        command
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped());
-        let mut process = tokio::process::Command::from(command)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("hostloc serve starts");
-        let stderr = process.stderr.take().expect("stderr is piped");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (listening, address) = oneshot::channel::<SocketAddr>();
-        tokio::spawn({
-            let log = Arc::clone(&log);
-            async move {
-                let mut listening = Some(listening);
-                let mut lines = tokio::io::BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if let Some(rest) = line.split("listening on http://").nth(1)
-                        && let Some(sender) = listening.take()
-                    {
-                        let addr = rest.split_whitespace().next().unwrap_or_default();
-                        let _ = sender.send(addr.parse().expect("a socket address"));
-                    }
-                    let mut log = log.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            }
-        });
-        let addr = tokio::time::timeout(Duration::from_secs(10), address)
-            .await
-            .expect("hostloc serve logs its address")
-            .unwrap_or_else(|_| panic!("hostloc serve exited: {process:?}"));
+    async fn start(command: std::process::Command) -> Child {
+        let ServeProcess { process, addr, log } = ServeProcess::start(command).await;
         Child {
             process,
             addr,

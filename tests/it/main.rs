@@ -8,4 +8,5 @@ mod data_cli;
 mod dns_transport;
 mod http_api;
 mod lookup_cli;
+mod page;
 mod pipeline_dns;

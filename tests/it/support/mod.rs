@@ -5,8 +5,10 @@
 // Each test module uses only part of the support code.
 #![allow(dead_code)]
 
+pub(crate) mod browser;
 pub(crate) mod dns;
 pub(crate) mod mmdb;
+pub(crate) mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
