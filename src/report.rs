@@ -2,7 +2,8 @@
 //!
 //! Owns the wire format. `hostloc lookup --json`, `GET /v1/lookup`, `POST /v1/lookup` and the
 //! JSONL output of `hostloc batch` all emit [`Report`] exactly as serde writes it here; the CSV
-//! of `hostloc batch` flattens it with [`Report::csv_columns`]. The contract is `SPEC.md`
+//! of `hostloc batch` (and of `POST /v1/lookup?format=csv`, which is batch's CSV for a one-column
+//! `url` file) flattens it with [`Report::csv_columns`]. The contract is `SPEC.md`
 //! ("Result object"); fields beyond it are additions, never renames.
 //!
 //! # Wire format

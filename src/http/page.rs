@@ -145,7 +145,11 @@ mod tests {
         // The style sheet loads nothing; the script names no other origin.
         for (name, text, patterns) in [
             ("page.css", PAGE_CSS, &["url(", "@import"][..]),
-            ("page.js", PAGE_JS, &["http:", "https:", "ws://", "wss://"][..]),
+            (
+                "page.js",
+                PAGE_JS,
+                &["http:", "https:", "ws://", "wss://"][..],
+            ),
             ("index.html", INDEX_HTML, &["http:", "https:", "url("][..]),
         ] {
             for pattern in patterns {
