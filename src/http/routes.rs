@@ -46,6 +46,7 @@ pub(crate) struct LookupRequest {
 #[into_params(parameter_in = Query)]
 pub(crate) struct LookupManyQuery {
     /// `json` (the default) or `csv`; `Accept: text/csv` asks for CSV too.
+    #[param(inline)]
     format: Option<ResultsFormat>,
 }
 

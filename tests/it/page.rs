@@ -144,14 +144,10 @@ async fn serve(
     ServeProcess::start(command).await
 }
 
-/// A browser showing the page of `server`.
-async fn open_page(server: &ServeProcess) -> Browser {
+/// A browser showing the page at `address`.
+async fn open_page(address: &str) -> Browser {
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&server.url("/"))
-        .await
-        .expect("open the page");
+    browser.client.goto(address).await.expect("open the page");
     assert_eq!(
         browser.client.title().await.unwrap(),
         "hostloc: where is it hosted?"
@@ -248,7 +244,7 @@ async fn an_analyst_looks_up_a_mixed_list_and_downloads_the_csv() {
     let dns = dns_world();
     // Three URLs per request: the nine reports go in three chunks, the late one in the third.
     let server = serve(&world, &dns, None, &["--max-batch-urls", "3"]).await;
-    let browser = open_page(&server).await;
+    let browser = open_page(&server.url("/")).await;
     browser
         .wait_for("document.getElementById('reports')", "the page")
         .await;
@@ -504,7 +500,7 @@ async fn the_page_asks_for_the_api_token_and_keeps_it_in_memory_only() {
     let world = TestWorld::new();
     let dns = dns_world();
     let server = serve(&world, &dns, Some(TOKEN), &[]).await;
-    let browser = open_page(&server).await;
+    let browser = open_page(&server.url("/")).await;
     assert!(!shown(&browser, "token-box").await);
 
     let reports = browser.client.find(Locator::Id("reports")).await.unwrap();
@@ -578,6 +574,222 @@ async fn the_page_asks_for_the_api_token_and_keeps_it_in_memory_only() {
     wait_for_status(&browser, "includes", "needs its API token").await;
 
     browser.close().await;
+}
+
+/// The page renders the fields that issues 9 and 11 add to the Result (SPEC.md, "Evidence and
+/// next step") once the server gives them: the action names the hotline from `forward_to`, and
+/// the evidence shows `hostloc_version`, `dns.servers`, `dns.transport`, per-address `ttl` and
+/// `country_sources`, `forward_to` and the `iccam` block. A pass-through server in front of
+/// `hostloc serve` adds them, in SPEC.md's shapes, to the real results.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_forward_to_and_the_evidence_fields_when_the_result_has_them() {
+    let world = TestWorld::new();
+    let dns = dns_world();
+    let server = serve(&world, &dns, None, &[]).await;
+    let front = EvidenceFields::start(server.addr).await;
+    let browser = open_page(&format!("http://{}/", front.addr)).await;
+    let reports = browser.client.find(Locator::Id("reports")).await.unwrap();
+    reports
+        .send_keys("http://foreign.example.com/gallery/1.jpg\nmixed.example.com\n95.211.0.1")
+        .await
+        .unwrap();
+    browser.click("#lookup").await;
+    wait_for_status(&browser, "startsWith", "Done").await;
+    let rows = rows(&browser).await;
+    let actions: Vec<&str> = rows
+        .iter()
+        .map(|row| row["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "forward to eco, FSM or jugendschutz.net (DE)",
+            "refer to police; also no hotline to forward to in US",
+            "refer to police",
+        ]
+    );
+
+    browser
+        .click("#rows tr.result[data-number='1'] button.show")
+        .await;
+    let evidence = browser
+        .wait_for(
+            &format!(
+                "{} && document.querySelector('#evidence-1 pre').innerText",
+                shown_js("evidence-1")
+            ),
+            "the evidence of row 1",
+        )
+        .await;
+    let evidence = evidence.as_str().unwrap();
+    for expected in [
+        "hostloc:       0.2.0 (git 1a2b3c4)",
+        ", by 127.0.0.1:53, over pooled",
+        "  46.4.0.1, country DE, registered DE, AS24940 Hetzner Online GmbH, network 46.4.0.0/16, TTL 300 s\n      country sources: dbip-country DE, geo-whois-asn-country DE\n",
+        "Forward to:\n  DE: eco (https://www.eco.de/; ICCAM id 9); FSM (https://www.fsm.de/; ICCAM id 12); jugendschutz.net (https://www.jugendschutz.net/)\n",
+        "ICCAM:\n  hostingCountryCode: DE\n  hostingIpAddress: 46.4.0.1\n  hostingIsp: Hetzner Online GmbH\n  hostingOrganization.autonomousSystemNumber: 24940\n  hostingOrganization.organizationName: Hetzner Online GmbH\n  hostingOrganization.isContentDeliveryNetwork: false\n",
+    ] {
+        assert!(
+            evidence.contains(expected),
+            "{expected:?} not in\n{evidence}"
+        );
+    }
+    browser
+        .click("#rows tr.result[data-number='2'] button.show")
+        .await;
+    let evidence = browser
+        .wait_for(
+            &format!(
+                "{} && document.querySelector('#evidence-2 pre').innerText",
+                shown_js("evidence-2")
+            ),
+            "the evidence of row 2",
+        )
+        .await;
+    assert!(
+        evidence
+            .as_str()
+            .unwrap()
+            .contains("Forward to:\n  US: no INHOPE member hotline in US (a test note)\n"),
+        "{evidence}"
+    );
+    // The hotlines' websites are text, not links.
+    assert_eq!(
+        browser
+            .run("return document.querySelectorAll('a').length;")
+            .await,
+        0
+    );
+    browser.close().await;
+}
+
+/// A server in front of `hostloc serve` that passes every request through and adds to each
+/// Result of `POST /v1/lookup` the fields of SPEC.md's "Evidence and next step", so that the
+/// page can be tested with Results as they will be once those fields land.
+struct EvidenceFields {
+    addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EvidenceFields {
+    async fn start(upstream: std::net::SocketAddr) -> EvidenceFields {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = client();
+        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let client = client.clone();
+            async move { EvidenceFields::pass(&client, upstream, request).await }
+        });
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .await
+                .expect("the front server runs");
+        });
+        EvidenceFields { addr, task }
+    }
+
+    async fn pass(
+        client: &reqwest::Client,
+        upstream: std::net::SocketAddr,
+        request: axum::extract::Request,
+    ) -> axum::response::Response {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let target = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+        let mut forward = client
+            .request(parts.method.clone(), format!("http://{upstream}{target}"))
+            .body(body);
+        for (name, value) in &parts.headers {
+            if name != axum::http::header::HOST {
+                forward = forward.header(name, value);
+            }
+        }
+        let answer = forward.send().await.expect("hostloc serve answers");
+        let status = answer.status();
+        let mut headers = answer.headers().clone();
+        let mut bytes = answer.bytes().await.unwrap().to_vec();
+        if parts.uri.path() == "/v1/lookup"
+            && status == 200
+            && headers["content-type"] == "application/json"
+        {
+            let mut answer: Value = serde_json::from_slice(&bytes).unwrap();
+            for result in answer["results"].as_array_mut().unwrap() {
+                add_evidence_fields(result);
+            }
+            bytes = serde_json::to_vec(&answer).unwrap();
+            headers.remove(axum::http::header::CONTENT_LENGTH);
+        }
+        let mut response = axum::response::Response::new(axum::body::Body::from(bytes));
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        response
+    }
+}
+
+impl Drop for EvidenceFields {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Adds SPEC.md's evidence fields to one Result, from its own values.
+fn add_evidence_fields(result: &mut Value) {
+    let jurisdiction = result["jurisdiction"].as_str().unwrap().to_owned();
+    result["hostloc_version"] = json!("0.2.0 (git 1a2b3c4)");
+    if result["dns"].is_object() {
+        result["dns"]["servers"] = json!(["127.0.0.1:53"]);
+        result["dns"]["transport"] = json!("pooled");
+    }
+    for address in result["addresses"].as_array_mut().unwrap() {
+        let country = address["country"].clone();
+        address["ttl"] = json!(300);
+        address["country_sources"] =
+            json!({ "dbip-country": country, "geo-whois-asn-country": country });
+    }
+    let forwarded = matches!(
+        result["verdict"].as_str(),
+        Some("foreign" | "partly_domestic")
+    );
+    result["forward_to"] = if forwarded {
+        let countries = result["countries"].as_array().unwrap();
+        let entries: Vec<Value> = countries
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|country| *country != jurisdiction)
+            .map(|country| match country {
+                "DE" => json!({ "country": "DE", "note": null, "hotlines": [
+                    { "name": "eco", "website": "https://www.eco.de/", "iccam_id": 9 },
+                    { "name": "FSM", "website": "https://www.fsm.de/", "iccam_id": 12 },
+                    { "name": "jugendschutz.net", "website": "https://www.jugendschutz.net/", "iccam_id": null },
+                ] }),
+                other => json!({ "country": other, "hotlines": [],
+                    "note": format!("no INHOPE member hotline in {other} (a test note)") }),
+            })
+            .collect();
+        json!(entries)
+    } else {
+        Value::Null
+    };
+    let first_public = result["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|address| address["public"] == true)
+        .cloned();
+    result["iccam"] = first_public.map_or(Value::Null, |address| {
+        json!({
+            "hostingCountryCode": address["country"],
+            "hostingIpAddress": address["ip"],
+            "hostingIsp": address["as_org"],
+            "hostingOrganization": {
+                "autonomousSystemNumber": address["asn"],
+                "organizationName": address["as_org"],
+                "isContentDeliveryNetwork": !address["cdn"].is_null(),
+            },
+        })
+    });
 }
 
 /// `hostloc batch` on a CSV of the one column `url` holding `list`: its output.
@@ -776,6 +988,26 @@ async fn the_lookup_api_answers_the_batch_csv_when_asked() {
     assert_eq!(json_answer.headers()["content-type"], "application/json");
     let results: Value = json_answer.json().await.unwrap();
     assert_eq!(results["results"].as_array().unwrap().len(), list.len());
+    // The OpenAPI document says so.
+    let document: Value = client
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let operation = &document["paths"]["/v1/lookup"]["post"];
+    let answers = &operation["responses"]["200"]["content"];
+    assert!(answers["application/json"].is_object(), "{operation}");
+    assert!(answers["text/csv"].is_object(), "{operation}");
+    let format = &operation["parameters"][0];
+    assert_eq!(format["name"], "format", "{operation}");
+    assert_eq!(
+        format["schema"]["enum"],
+        json!(["json", "csv"]),
+        "{operation}"
+    );
     let unknown = post("/v1/lookup?format=xml", "text/csv").await.unwrap();
     assert_eq!(unknown.status(), 400);
     let message: Value = unknown.json().await.unwrap();

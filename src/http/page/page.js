@@ -465,10 +465,10 @@
     if (Array.isArray(report.forward_to)) {
       return report.forward_to.map((entry) => {
         const hotlines = (entry.hotlines || []).map((hotline) => hotline.name);
-        if (hotlines.length > 0) {
-          return `forward to ${orList(hotlines)} (${entry.country})`;
-        }
-        return entry.note || `no hotline to forward to in ${entry.country}`;
+        // The note (in the evidence) says why there is none.
+        return hotlines.length > 0
+          ? `forward to ${orList(hotlines)} (${entry.country})`
+          : `no hotline to forward to in ${entry.country}`;
       }).join('; ');
     }
     const elsewhere = report.countries.filter((country) => country !== report.jurisdiction);
