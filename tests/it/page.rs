@@ -576,6 +576,56 @@ async fn the_page_asks_for_the_api_token_and_keeps_it_in_memory_only() {
     browser.close().await;
 }
 
+/// A chunk that fails (here: the late name outlasts `--request-timeout`) stops the lookup with a
+/// message saying how far it got and why; the rows so far stay, and the CSV of an incomplete
+/// list cannot be downloaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_chunk_stops_the_lookup_and_says_how_far_it_got() {
+    let world = TestWorld::new();
+    let dns = dns_world();
+    let server = serve(
+        &world,
+        &dns,
+        None,
+        &["--max-batch-urls", "2", "--request-timeout", "500ms"],
+    )
+    .await;
+    let browser = open_page(&server.url("/")).await;
+    let reports = browser.client.find(Locator::Id("reports")).await.unwrap();
+    reports
+        .send_keys("95.211.0.1\nforeign.example.com\nslow.example.nl\nmailto:x")
+        .await
+        .unwrap();
+    browser.click("#lookup").await;
+    wait_for_status(&browser, "startsWith", "Stopped").await;
+    assert_eq!(
+        status(&browser).await,
+        "Stopped after 2 of 4 reports: the request did not finish within 500ms. \
+         Press the button again to retry."
+    );
+    let rows = rows(&browser).await;
+    let verdicts: Vec<&str> = rows
+        .iter()
+        .map(|row| row["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["domestic", "foreign"]);
+    let controls = browser
+        .run(
+            "return {
+                download: document.getElementById('download').disabled,
+                lookup: document.getElementById('lookup').disabled,
+                problem: document.getElementById('status').classList.contains('problem'),
+            };",
+        )
+        .await;
+    assert_eq!(
+        controls,
+        json!({ "download": true, "lookup": false, "problem": true })
+    );
+    assert!(!shown(&browser, "progress-box").await);
+    browser.close().await;
+}
+
 /// The page renders the fields that issues 9 and 11 add to the Result (SPEC.md, "Evidence and
 /// next step") once the server gives them: the action names the hotline from `forward_to`, and
 /// the evidence shows `hostloc_version`, `dns.servers`, `dns.transport`, per-address `ttl` and

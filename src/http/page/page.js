@@ -86,6 +86,8 @@
       page.reports.focus();
       return;
     }
+    // The download is of the list on screen: none until this one is complete.
+    lookedUp = [];
     setBusy(true);
     resetResults();
     const results = [];
@@ -225,7 +227,11 @@
         continue;
       }
       if (response.ok) {
-        return format === 'csv' ? response.text() : (await response.json()).results;
+        try {
+          return format === 'csv' ? await response.text() : (await response.json()).results;
+        } catch (error) {
+          throw new ApiFailure(response.status, 'the server\'s answer could not be read');
+        }
       }
       let message = `${response.status} ${response.statusText}`;
       try {
@@ -243,10 +249,7 @@
   }
 
   function explain(failure, done, total, what) {
-    if (!(failure instanceof ApiFailure)) {
-      throw failure;
-    }
-    if (failure.status === 401) {
+    if (failure instanceof ApiFailure && failure.status === 401) {
       const hadToken = token !== null;
       forgetToken(true);
       page.tokenBox.hidden = false;
@@ -260,7 +263,8 @@
       return;
     }
     const where = done > 0 ? ` after ${done} of ${total} reports` : '';
-    say(`${what || 'Stopped'}${where}: ${failure.message}. Press the button again to retry.`, true);
+    const message = failure instanceof ApiFailure ? failure.message : String(failure);
+    say(`${what || 'Stopped'}${where}: ${message}. Press the button again to retry.`, true);
   }
 
   // ------------------------------------------------------------------------------------------
