@@ -25,7 +25,7 @@ fn dns_world() -> TestDns {
     dns.set(
         "slow.example.nl",
         Answer::Delay(
-            Duration::from_millis(1500),
+            Duration::from_secs(2),
             Box::new(Answer::Records {
                 a: vec![Ipv4Addr::new(95, 211, 0, 3)],
                 aaaa: Vec::new(),
