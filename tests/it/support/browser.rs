@@ -247,9 +247,38 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the browser even when the test failed before [`Browser::close`]: killing
+    /// chromedriver alone would leave Chromium running.
     fn drop(&mut self) {
+        end_processes_with(&format!(
+            "--user-data-dir={}",
+            self._profile.path().display()
+        ));
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+/// Sends SIGTERM to every process of this machine that was started with the argument
+/// `argument` (this browser's own profile directory: its processes and no others).
+fn end_processes_with(argument: &str) {
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for process in processes.flatten() {
+        let pid = process.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|byte| byte.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(command_line) = std::fs::read(process.path().join("cmdline")) else {
+            continue;
+        };
+        if command_line
+            .split(|byte| *byte == 0)
+            .any(|part| part == argument.as_bytes())
+        {
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        }
     }
 }
 
