@@ -21,6 +21,7 @@ fn data_paths() -> DataPaths {
         country_db: data.join("dbip-country.mmdb"),
         asn_db: data.join("asn.mmdb"),
         networks: data.join("networks.csv"),
+        hotlines: data.join("hotlines.csv"),
     }
 }
 

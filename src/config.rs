@@ -35,6 +35,8 @@ pub const BUNDLED_COUNTRY_DB: &str = "dbip-country.mmdb";
 pub const BUNDLED_ASN_DB: &str = "asn.mmdb";
 /// The bundled CDN / reverse-proxy list.
 pub const BUNDLED_NETWORKS: &str = "networks.csv";
+/// The bundled table of INHOPE member hotlines by country.
+pub const BUNDLED_HOTLINES: &str = "hotlines.csv";
 
 /// hostloc: where is this reported URL hosted, and is it in our jurisdiction?
 #[derive(Debug, Parser)]
@@ -69,7 +71,7 @@ pub enum Command {
     /// Enrich a CSV / JSONL / plain-lines export of reports with a verdict per row.
     #[command(after_long_help = BATCH_EXAMPLES)]
     Batch(BatchCommand),
-    /// Show or maintain the data: databases and networks file.
+    /// Show or maintain the data: databases, networks file and hotline table.
     #[command(subcommand)]
     Data(DataCommand),
     /// Print a shell completion script.
@@ -151,7 +153,7 @@ pub struct BatchCommand {
 /// Every group a lookup needs: what `lookup`, `serve` and `batch` share.
 #[derive(Debug, Clone, Args)]
 pub struct PipelineArgs {
-    /// Databases and the networks file.
+    /// Databases, the networks file and the hotline table.
     #[command(flatten)]
     pub data: DataArgs,
     /// Name servers.
@@ -168,7 +170,7 @@ pub struct PipelineArgs {
     pub log: LogArgs,
 }
 
-/// Data: the GeoIP databases and the CDN / reverse-proxy networks file.
+/// Data: the GeoIP databases, the CDN / reverse-proxy networks file and the hotline table.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Data")]
 pub struct DataArgs {
@@ -194,6 +196,16 @@ pub struct DataArgs {
         value_name = "PATH"
     )]
     pub networks: Option<PathBuf>,
+
+    /// INHOPE member hotlines by country, where results are forwarded (CSV, see
+    /// data/HOTLINES.md). Default: bundled.
+    #[arg(
+        long,
+        env = "HOSTLOC_HOTLINES",
+        hide_short_help = true,
+        value_name = "PATH"
+    )]
+    pub hotlines: Option<PathBuf>,
 
     /// Directory the files not given above are read from. Default: the bundled data.
     #[arg(long, env = "HOSTLOC_DATA_DIR", value_name = "DIR", hide_short_help = true,
@@ -491,7 +503,7 @@ fn parse_delimiter(text: &str) -> Result<u8, String> {
 /// `hostloc data ...`.
 #[derive(Debug, Clone, Subcommand)]
 pub enum DataCommand {
-    /// Show what the configured databases and networks file are.
+    /// Show what the configured databases, networks file and hotline table are.
     Info(DataInfoArgs),
     /// Build a GeoLite2-ASN-layout database from ip-location-db's asn CSV files.
     ImportAsn(ImportAsnArgs),
@@ -500,7 +512,7 @@ pub enum DataCommand {
 /// `hostloc data info`: which data, nothing else.
 #[derive(Debug, Clone, Args)]
 pub struct DataInfoArgs {
-    /// Databases and the networks file.
+    /// Databases, the networks file and the hotline table.
     #[command(flatten)]
     pub data: DataArgs,
     /// Logging.
@@ -674,10 +686,14 @@ impl DataArgs {
                 .networks
                 .clone()
                 .unwrap_or_else(|| self.data_dir.join(BUNDLED_NETWORKS)),
+            hotlines: self
+                .hotlines
+                .clone()
+                .unwrap_or_else(|| self.data_dir.join(BUNDLED_HOTLINES)),
         }
     }
 
-    /// Loads the databases and the networks file.
+    /// Loads the databases, the networks file and the hotline table.
     ///
     /// # Errors
     ///
@@ -767,6 +783,7 @@ mod tests {
         assert!(paths.country_db.ends_with("data/dbip-country.mmdb"));
         assert!(paths.asn_db.ends_with("data/asn.mmdb"));
         assert!(paths.networks.ends_with("data/networks.csv"));
+        assert!(paths.hotlines.ends_with("data/hotlines.csv"));
         assert_eq!(pipeline.referral.jurisdiction.code(), "NL");
     }
 

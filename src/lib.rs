@@ -10,7 +10,10 @@
 //! - [`geoip`]: address → [`geoip::IpFacts`] from in-memory `.mmdb` files;
 //!   [`special_purpose`] says which addresses are not public; [`networks`] which belong to a
 //!   CDN / reverse proxy.
-//! - [`verdict`]: addresses → verdict + reason. Pure.
+//! - [`verdict`]: addresses → verdict + reason, and the countries a report is forwarded to.
+//!   Pure.
+//! - [`hotlines`]: hosting country → INHOPE member hotlines (`forward_to`); [`iccam`]: the
+//!   result as the hosting fields of an ICCAM report.
 //! - [`pipeline`]: runs the above in order and owns the reloadable data set;
 //!   [`pipeline::Pipeline::lookup`] is the one function every front end calls.
 //! - [`report`]: the result object and its wire format.
@@ -25,10 +28,13 @@ pub mod batch;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod data_csv;
 pub mod dns_transport;
 pub mod error;
 pub mod geoip;
+pub mod hotlines;
 pub mod http;
+pub mod iccam;
 pub mod intake;
 pub mod manual;
 pub mod networks;

@@ -115,6 +115,13 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
                 data.networks.provider_count(),
                 paths.networks.display()
             )?;
+            writeln!(
+                stdout,
+                "hotlines {} rows, {} countries  {}",
+                data.hotlines.len(),
+                data.hotlines.country_count(),
+                paths.hotlines.display()
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions(completions) => {

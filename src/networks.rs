@@ -7,11 +7,13 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use ipnet::IpNet;
 use serde::Deserialize;
+
+use crate::data_csv::{self, DataFileError};
 
 /// How an address was tied to a CDN / reverse-proxy provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -25,31 +27,6 @@ pub enum CdnMatch {
     Cname,
     /// The country database marks the address as anycast.
     Anycast,
-}
-
-/// Why the networks file could not be used.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum NetworksError {
-    /// The file could not be read.
-    #[error("cannot read the networks file {path}: {source}")]
-    Read {
-        /// The path as given.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: Arc<std::io::Error>,
-    },
-    /// A row is malformed.
-    #[error("the networks file {path}, line {line}: {problem}")]
-    Row {
-        /// The path as given.
-        path: PathBuf,
-        /// 1-based line number.
-        line: u64,
-        /// What is wrong with it.
-        problem: String,
-    },
 }
 
 /// The provider list, indexed for matching.
@@ -77,42 +54,18 @@ impl CdnNetworks {
     ///
     /// # Errors
     ///
-    /// [`NetworksError`] naming the file and, for a bad row, the line.
-    pub fn load(path: &Path) -> Result<CdnNetworks, NetworksError> {
-        let text = std::fs::read_to_string(path).map_err(|source| NetworksError::Read {
-            path: path.to_owned(),
-            source: Arc::new(source),
-        })?;
-        CdnNetworks::parse(&text).map_err(|(line, problem)| NetworksError::Row {
-            path: path.to_owned(),
-            line,
-            problem,
-        })
+    /// [`DataFileError`] naming the file and, for a bad row, the line.
+    pub fn load(path: &Path) -> Result<CdnNetworks, DataFileError> {
+        data_csv::load("networks", path, CdnNetworks::parse)
     }
 
     /// Parses the text of a networks file; an error is the line and what is wrong.
     fn parse(text: &str) -> Result<CdnNetworks, (u64, String)> {
-        let mut reader = csv::ReaderBuilder::new()
-            .comment(Some(b'#'))
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
         let mut networks = CdnNetworks::default();
         let mut v4: HashMap<u8, HashMap<u32, Arc<str>>> = HashMap::new();
         let mut v6: HashMap<u8, HashMap<u128, Arc<str>>> = HashMap::new();
         let mut interned: HashSet<Arc<str>> = HashSet::new();
-        let headers = reader
-            .headers()
-            .map_err(|error| (1, error.to_string()))?
-            .clone();
-        for record in reader.records() {
-            let record = record.map_err(|error| {
-                let line = error.position().map_or(0, |p| p.line());
-                (line, error.to_string())
-            })?;
-            let line = record.position().map_or(0, |p| p.line());
-            let row: Row = record
-                .deserialize(Some(&headers))
-                .map_err(|error| (line, error.to_string()))?;
+        for (line, row) in data_csv::rows::<Row>(text)? {
             if row.provider.is_empty() {
                 return Err((line, "the provider is empty".to_owned()));
             }

@@ -1,9 +1,9 @@
 //! Pipeline: the one lookup every front end calls.
 //!
-//! Owns the order of a lookup (intake → cache/resolve → locate → CDN tagging → judge → Report)
-//! and the reloadable data set (GeoIP databases plus the networks file) behind an `ArcSwap`, so
-//! that a reload swaps all of it at once while lookups in flight finish on the set they started
-//! with. Front ends (cli.rs, http/, batch.rs) only format what [`Pipeline::lookup`] returns.
+//! Owns the order of a lookup (intake → cache/resolve → locate → CDN tagging → judge → route
+//! and ICCAM view → Report) and the reloadable data set (GeoIP databases, the networks file and
+//! the hotline table) behind an `ArcSwap`, so that a reload swaps all of it at once while
+//! lookups in flight finish on the set they started with. Front ends (cli.rs, http/, batch.rs) only format what [`Pipeline::lookup`] returns.
 //!
 //! A lookup never fails: every input yields exactly one [`Report`], and problems become the
 //! verdict `invalid` or `unresolved` with a reason, or a warning.
@@ -17,9 +17,12 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 
 use crate::cache::DnsCache;
+use crate::data_csv::DataFileError;
 use crate::geoip::{self, GeoDb, GeoDbError};
+use crate::hotlines::HotlineTable;
+use crate::iccam;
 use crate::intake::{self, Host};
-use crate::networks::{CdnMatch, CdnNetworks, NetworksError};
+use crate::networks::{CdnMatch, CdnNetworks};
 use crate::report::{AddressReport, DnsReport, Report, rfc3339};
 use crate::resolve::Resolution;
 use crate::special_purpose::non_public_purpose;
@@ -34,6 +37,8 @@ pub struct DataPaths {
     pub asn_db: PathBuf,
     /// The CDN / reverse-proxy networks file.
     pub networks: PathBuf,
+    /// The INHOPE member hotlines by country.
+    pub hotlines: PathBuf,
 }
 
 /// Why the data set could not be loaded.
@@ -43,9 +48,9 @@ pub enum DataError {
     /// A GeoIP database.
     #[error(transparent)]
     Geo(#[from] GeoDbError),
-    /// The networks file.
+    /// The networks file or the hotlines file.
     #[error(transparent)]
-    Networks(#[from] NetworksError),
+    Table(#[from] DataFileError),
 }
 
 impl DataError {
@@ -53,18 +58,21 @@ impl DataError {
     pub fn kind(&self) -> &'static str {
         match self {
             DataError::Geo(error) => error.kind(),
-            DataError::Networks(_) => "networks",
+            DataError::Table(error) => error.table(),
         }
     }
 }
 
-/// The databases and the networks file, loaded together and swapped together.
+/// The databases, the networks file and the hotline table, loaded together and swapped
+/// together.
 #[derive(Debug)]
 pub struct DataSet {
     /// Country and ASN databases.
     pub geo: GeoDb,
     /// CDN / reverse-proxy providers.
     pub networks: CdnNetworks,
+    /// INHOPE member hotlines by country.
+    pub hotlines: HotlineTable,
     /// When this set was loaded.
     pub loaded_at: SystemTime,
 }
@@ -79,6 +87,7 @@ impl DataSet {
         Ok(DataSet {
             geo: GeoDb::open(&paths.country_db, &paths.asn_db)?,
             networks: CdnNetworks::load(&paths.networks)?,
+            hotlines: HotlineTable::load(&paths.hotlines)?,
             loaded_at: SystemTime::now(),
         })
     }
@@ -183,7 +192,13 @@ impl Pipeline {
     /// received, `reason` names the problem.
     pub fn unusable(&self, input: &str, reason: &str) -> Report {
         let data = self.data();
-        finish(self.empty_report(input, &data), verdict::invalid(reason))
+        let settings = &self.inner.settings;
+        finish(
+            self.empty_report(input, &data),
+            verdict::invalid(reason),
+            &data,
+            &settings.jurisdiction,
+        )
     }
 
     /// A report with no host, verdict or addresses yet: the evidence every result carries.
@@ -205,6 +220,8 @@ impl Pipeline {
             looked_up_at: rfc3339(SystemTime::now()),
             databases: data.geo.infos(),
             warnings: self.data_warnings(data),
+            forward_to: None,
+            iccam: None,
         }
     }
 
@@ -217,7 +234,12 @@ impl Pipeline {
             Ok(target) => target,
             Err(error) => {
                 tracing::debug!(problem = error.kind(), "report has no usable host");
-                return finish(report, verdict::invalid(&error.to_string()));
+                return finish(
+                    report,
+                    verdict::invalid(&error.to_string()),
+                    &data,
+                    jurisdiction,
+                );
             }
         };
         report.url = Some(target.url.clone());
@@ -278,7 +300,7 @@ impl Pipeline {
                 verdict::judge_addresses(jurisdiction, &report.addresses)
             }
         };
-        finish(report, judgement)
+        finish(report, judgement, &data, jurisdiction)
     }
 
     /// What the databases and the networks file say about one address (`GET /v1/ip/{ip}`).
@@ -302,8 +324,14 @@ impl Pipeline {
     }
 }
 
-/// Fills the verdict fields and the summaries that derive from the addresses.
-fn finish(mut report: Report, judgement: Judgement) -> Report {
+/// Fills the verdict fields and what derives from the addresses: the summaries, where the
+/// report is forwarded (from `data`'s hotline table) and the ICCAM view.
+fn finish(
+    mut report: Report,
+    judgement: Judgement,
+    data: &DataSet,
+    jurisdiction: &Jurisdiction,
+) -> Report {
     report.verdict = judgement.verdict;
     report.referral = judgement.verdict.is_referral();
     report.reason = judgement.reason;
@@ -322,6 +350,14 @@ fn finish(mut report: Report, judgement: Judgement) -> Report {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    report.forward_to =
+        verdict::forwarding_countries(jurisdiction, report.verdict, &report.addresses).map(
+            |countries| {
+                data.hotlines
+                    .forward_to(countries.iter().map(String::as_str))
+            },
+        );
+    report.iccam = iccam::hosting(jurisdiction.code(), &report.addresses);
     metrics::counter!("hostloc_verdicts_total", "verdict" => report.verdict.as_str()).increment(1);
     report
 }

@@ -26,11 +26,29 @@
 //! | `looked_up_at` | string | RFC 3339 UTC time of the lookup |
 //! | `databases` | \[database\] | role, type, build time, file name and SHA-256 of each database |
 //! | `warnings` | \[string\] | things the analyst should know that do not change the verdict |
+//! | `forward_to` | \[forwarding\] or null | where the report goes abroad; null unless the verdict is `foreign` or `partly_domestic` |
+//! | `iccam` | object or null | the hosting fields ICCAM takes; null when there is no public address |
 //!
 //! An address: `ip`, `public`, `special_purpose` (the IANA block of a non-public address),
 //! `located_as` (the IPv4 address looked up for an IPv4-mapped or NAT64 address), `country`,
 //! `registered_country`, `asn`, `as_org`, `network`, `as_network`, `cdn`, `cdn_match`
 //! (`asn`, `prefix`, `cname` or `anycast`). Unknown values are null, never empty strings.
+//!
+//! A forwarding (an item of `forward_to`): `country` (ISO 3166-1 alpha-2), `hotlines` (the
+//! country's INHOPE member hotlines from the hotline table, each `{name, website, iccam_id}`,
+//! any of them null when unknown; empty when the country has none) and `note` (null, or for a
+//! country without a member hotline: `no INHOPE member hotline in XX; report to the hosting
+//! provider and XX's police through the usual channels`). There is one forwarding per country
+//! named for a public, non-CDN address other than the jurisdiction, sorted by country; for a
+//! `partly_domestic` result whose other addresses have no country data the list is empty.
+//! `behind_cdn` forwards nothing: whom to ask for the origin is `cdn_providers`, and the reason
+//! says so. `src/hotlines.rs` and `data/HOTLINES.md` describe the table.
+//!
+//! The `iccam` block: `hostingCountryCode`, `hostingIpAddress`, `hostingIsp` and
+//! `hostingOrganization` (`autonomousSystemNumber`, `organizationName`,
+//! `isContentDeliveryNetwork`), named as ICCAM names them, filled from one address of
+//! `addresses` chosen by `src/iccam.rs`; `docs/iccam.md` maps each field and says which address
+//! is chosen for each verdict.
 //!
 //! # CSV columns (`hostloc batch`)
 //!
@@ -49,6 +67,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::geoip::DatabaseInfo;
+use crate::hotlines::Forwarding;
 use crate::networks::CdnMatch;
 use crate::resolve::{DnsOutcome, QueryOutcome};
 use crate::verdict::Verdict;
@@ -88,6 +107,39 @@ pub struct Report {
     pub databases: Vec<DatabaseInfo>,
     /// Things worth knowing that do not change the verdict.
     pub warnings: Vec<String>,
+    /// Where the report goes abroad: one entry per hosting country other than the
+    /// jurisdiction; null unless the verdict is `foreign` or `partly_domestic`.
+    pub forward_to: Option<Vec<Forwarding>>,
+    /// The hosting fields ICCAM takes, from one public address; null when there is none.
+    pub iccam: Option<IccamHosting>,
+}
+
+/// The hosting fields of an ICCAM report, named as ICCAM names them. Filled from one address
+/// of the result (`src/iccam.rs` chooses it); unknown values are null.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IccamHosting {
+    /// The address's located country, ISO 3166-1 alpha-2.
+    pub hosting_country_code: Option<String>,
+    /// The address.
+    pub hosting_ip_address: String,
+    /// The organisation of the address's autonomous system.
+    pub hosting_isp: Option<String>,
+    /// The network the address belongs to.
+    pub hosting_organization: IccamOrganization,
+}
+
+/// `hostingOrganization` of an ICCAM report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IccamOrganization {
+    /// The autonomous system number.
+    pub autonomous_system_number: Option<u32>,
+    /// The autonomous system's organisation.
+    pub organization_name: Option<String>,
+    /// Whether the address belongs to a CDN / reverse proxy (by the networks list, a CNAME,
+    /// or anycast).
+    pub is_content_delivery_network: bool,
 }
 
 /// One address and what the databases say about it.

@@ -68,6 +68,11 @@ impl Verdict {
         matches!(self, Verdict::Domestic | Verdict::PartlyDomestic)
     }
 
+    /// Whether a report with this verdict is forwarded to the hotlines of other countries.
+    pub fn forwards(self) -> bool {
+        matches!(self, Verdict::Foreign | Verdict::PartlyDomestic)
+    }
+
     /// What the analyst does next, in a few words (for human output).
     pub fn action(self) -> &'static str {
         match self {
@@ -178,6 +183,34 @@ pub fn unresolved(host: &str, outcome: DnsOutcome) -> Judgement {
         verdict: Verdict::Unresolved,
         reason,
     }
+}
+
+/// The countries a report with `verdict` is forwarded to: every country named for a public,
+/// non-CDN address other than the jurisdiction, sorted and unique; `None` when the verdict
+/// forwards nothing (see [`Verdict::forwards`]). A CDN's country is not where the content is
+/// hosted, so it is never forwarded to.
+pub fn forwarding_countries(
+    jurisdiction: &Jurisdiction,
+    verdict: Verdict,
+    addresses: &[AddressReport],
+) -> Option<Vec<String>> {
+    if !verdict.forwards() {
+        return None;
+    }
+    let countries = addresses
+        .iter()
+        .filter(|a| a.public && a.cdn.is_none())
+        .flat_map(countries_named)
+        .filter(|country| *country != jurisdiction.code())
+        .map(str::to_owned);
+    Some(unique(countries))
+}
+
+/// The countries the data names for one address. Every country any source names counts, so
+/// that when sources disagree the analyst sees each hotline that may be responsible; with a
+/// second country source this is where its answers join the located `country`.
+fn countries_named(address: &AddressReport) -> impl Iterator<Item = &str> {
+    address.country.as_deref().into_iter()
 }
 
 /// Decides the verdict for a host's located addresses (at least one).
@@ -460,6 +493,73 @@ mod tests {
             Verdict::Foreign,
             "8.8.8.8 is located in US",
         );
+    }
+
+    #[test]
+    fn forwarding_countries_are_the_hosting_countries_abroad() {
+        let check = |addresses: &[(&str, Option<&str>, Option<&str>)],
+                     expected: Option<&[&str]>| {
+            let addresses: Vec<AddressReport> = addresses
+                .iter()
+                .map(|&(ip, country, cdn)| address(ip, country, cdn))
+                .collect();
+            let nl = Jurisdiction::default();
+            let verdict = judge_addresses(&nl, &addresses).verdict;
+            let expected = expected.map(|countries| {
+                countries
+                    .iter()
+                    .map(|c| (*c).to_owned())
+                    .collect::<Vec<_>>()
+            });
+            assert_eq!(
+                forwarding_countries(&nl, verdict, &addresses),
+                expected,
+                "{addresses:?}"
+            );
+        };
+        let cf = Some("Cloudflare");
+        // foreign: every country abroad, sorted, once
+        check(
+            &[
+                ("8.8.8.8", Some("US"), None),
+                ("1.2.3.4", Some("DE"), None),
+                ("8.8.4.4", Some("US"), None),
+            ],
+            Some(&["DE", "US"]),
+        );
+        // partly domestic: the others; an address without data adds nothing
+        check(
+            &[
+                ("95.211.0.1", Some("NL"), None),
+                ("8.8.8.8", Some("US"), None),
+                ("1.2.3.4", None, None),
+            ],
+            Some(&["US"]),
+        );
+        check(
+            &[("95.211.0.1", Some("NL"), None), ("1.2.3.4", None, None)],
+            Some(&[]),
+        );
+        // a CDN's country and a non-public address's are never forwarded to
+        check(
+            &[
+                ("104.16.0.1", Some("CA"), cf),
+                ("8.8.8.8", Some("US"), None),
+            ],
+            Some(&["US"]),
+        );
+        check(
+            &[
+                ("10.0.0.1", Some("DE"), None),
+                ("8.8.8.8", Some("US"), None),
+            ],
+            Some(&["US"]),
+        );
+        // verdicts that forward nothing
+        check(&[("95.211.0.1", Some("NL"), None)], None);
+        check(&[("104.16.0.1", Some("CA"), cf)], None);
+        check(&[("8.8.8.8", None, None)], None);
+        check(&[("10.0.0.1", None, None)], None);
     }
 
     #[test]

@@ -159,7 +159,7 @@ pub(crate) async fn watch_files(
     loop {
         ticker.tick().await;
         let paths = paths.clone();
-        // Three `stat` calls, but on a network file system even those may block.
+        // Four `stat` calls, but on a network file system even those may block.
         let Ok(now) = tokio::task::spawn_blocking(move || fingerprint(&paths)).await else {
             return;
         };
@@ -172,7 +172,7 @@ pub(crate) async fn watch_files(
 }
 
 /// What the watcher compares: per file, its size and modification time, or that it is missing.
-pub(crate) type Fingerprint = [Option<(u64, Option<SystemTime>)>; 3];
+pub(crate) type Fingerprint = [Option<(u64, Option<SystemTime>)>; 4];
 
 /// The fingerprint of the data files now.
 pub(crate) fn fingerprint(paths: &DataPaths) -> Fingerprint {
@@ -184,5 +184,6 @@ pub(crate) fn fingerprint(paths: &DataPaths) -> Fingerprint {
         one(&paths.country_db),
         one(&paths.asn_db),
         one(&paths.networks),
+        one(&paths.hotlines),
     ]
 }

@@ -33,6 +33,8 @@ pub(crate) type WorldRow = (
 /// - 23.32.0.0/11: NL, AS20940 Akamai International B.V. (CDN by ASN in the networks file)
 /// - 9.9.9.0/24: CH, AS19281 Quad9, anycast
 /// - 5.5.5.0/24: no country, AS3320 Deutsche Telekom AG
+/// - 81.2.69.0/24: GB, AS20712 Andrews & Arnold Ltd
+/// - 1.0.1.0/24: CN, AS4134 CHINANET (a country without an INHOPE member hotline)
 /// - 7.7.7.0/24: no data at all
 pub(crate) const WORLD: &[WorldRow] = &[
     (
@@ -115,6 +117,22 @@ pub(crate) const WORLD: &[WorldRow] = &[
         Some("Deutsche Telekom AG"),
         false,
     ),
+    (
+        "81.2.69.0/24",
+        Some("GB"),
+        Some("GB"),
+        Some(20712),
+        Some("Andrews & Arnold Ltd"),
+        false,
+    ),
+    (
+        "1.0.1.0/24",
+        Some("CN"),
+        Some("CN"),
+        Some(4134),
+        Some("CHINANET"),
+        false,
+    ),
 ];
 
 /// The networks file of the test world.
@@ -128,6 +146,11 @@ Cloudflare,cname,cdn.cloudflare.net,test
 Akamai,asn,20940,test
 Akamai,cname,edgekey.net,test
 ";
+
+/// The bundled hotline table, `data/hotlines.csv`: the test world routes with the real one.
+pub(crate) fn bundled_hotlines() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/hotlines.csv")
+}
 
 /// Generated databases and networks file in a temporary directory.
 pub(crate) struct TestWorld {
@@ -160,6 +183,7 @@ impl TestWorld {
             country_db: self.dir.path().join("country.mmdb"),
             asn_db: self.dir.path().join("asn.mmdb"),
             networks: self.dir.path().join("networks.csv"),
+            hotlines: bundled_hotlines(),
         }
     }
 

@@ -123,7 +123,9 @@ pub(crate) fn hostloc_data(paths: &DataPaths) -> Command {
         .arg("--asn-db")
         .arg(&paths.asn_db)
         .arg("--networks")
-        .arg(&paths.networks);
+        .arg(&paths.networks)
+        .arg("--hotlines")
+        .arg(&paths.hotlines);
     command
 }
 
