@@ -2,16 +2,19 @@
 //!
 //! Owns the run of one batch: choosing the format, reading rows on a thread of their own,
 //! looking them up with bounded concurrency while writing them back in input order, the
-//! progress bar and summary, stopping on SIGINT / SIGTERM, and `--resume`. Each input format
-//! lives in its own submodule (`csv_rows`, `jsonl_rows`, `line_rows`), which turns input bytes
-//! into rows that carry their original text; `output` appends the result; `resume` reads back
-//! what an earlier run wrote; `progress` draws the bar and words the summary.
+//! progress bar and summary, stopping on SIGINT / SIGTERM, `--resume`, and matching each row
+//! to an earlier output for `--compare`. Each input format lives in its own submodule
+//! (`csv_rows`, `jsonl_rows`, `line_rows`), which turns input bytes into rows that carry their
+//! original text; `output` appends the result (whole or as its ICCAM view); `resume` reads
+//! back what an interrupted run wrote; `compare` reads an earlier output and says what moved;
+//! `progress` draws the bar and words the summary.
 //!
 //! Must not: look anything up itself (every row goes through [`Pipeline::lookup`]), hold more
 //! than a bounded number of rows in memory, change a byte of the user's columns, or drop,
 //! duplicate or reorder a row. The output schema is documented in `docs/batch.md` and, for the
 //! CSV result columns, in [`crate::report`].
 
+mod compare;
 mod csv_rows;
 mod jsonl_rows;
 mod line_rows;
@@ -25,17 +28,19 @@ use std::future::Future;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
 
 use crate::Pipeline;
-use crate::config::{BatchArgs, BatchFormat};
+use crate::config::{BatchArgs, BatchFormat, OutputFormat};
 use crate::report::Report;
 use crate::verdict::Verdict;
 
 pub use self::output::url_list_csv;
 
+use self::compare::{Comparison, Earlier, Facts};
 use self::output::{Output, ResultEncoder};
 use self::progress::{Progress, Tally};
 use self::resume::Existing;
@@ -142,6 +147,35 @@ pub enum BatchError {
         /// The file.
         output: PathBuf,
     },
+    /// The earlier output of `--compare` cannot be read.
+    #[error("cannot read the earlier output {path} to compare with")]
+    ReadEarlier {
+        /// The earlier output.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The earlier output of `--compare` is not an enriched output hostloc can compare with.
+    #[error(
+        "cannot compare with {path}: {problem}; --compare takes a CSV or JSONL output of \
+         hostloc batch with the full result"
+    )]
+    Earlier {
+        /// The earlier output.
+        path: PathBuf,
+        /// What does not fit.
+        problem: String,
+    },
+    /// The earlier output of `--compare` is the output file, which the run would overwrite.
+    #[error(
+        "the output {output} is the earlier output to compare with; write the results to \
+         another file"
+    )]
+    CompareIsOutput {
+        /// The file.
+        output: PathBuf,
+    },
     /// `--resume` found an output that is not an earlier run over this input.
     #[error("cannot resume into {output}: {problem}")]
     Resume {
@@ -221,6 +255,25 @@ pub struct BatchOutcome {
     pub stopped_by: Option<Stop>,
     /// How long the run took.
     pub elapsed: Duration,
+    /// With `--compare`, how this run's rows compare with the earlier output.
+    pub compared: Option<Compared>,
+}
+
+/// How the rows of a run compare with an earlier output (`--compare`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compared {
+    /// The earlier output.
+    pub earlier: PathBuf,
+    /// Rows of this run whose countries, addresses, AS numbers or verdict changed.
+    pub moved: u64,
+    /// Rows of this run that are as they were.
+    pub unchanged: u64,
+    /// Rows of this run that the earlier output does not have.
+    pub new: u64,
+    /// Earlier rows that no row of the input has (known only when the run is complete).
+    pub vanished: Option<u64>,
+    /// Lines or records of the earlier output that held no readable result.
+    pub unreadable: u64,
 }
 
 impl BatchOutcome {
@@ -266,6 +319,21 @@ pub async fn run_until(
     let result = execute(pipeline, &plan, stop, &mut progress, &mut tally).await;
     progress.finish();
     let mut outcome = tally.outcome(result.as_ref().ok().copied(), started.elapsed());
+    if let Some(earlier) = &plan.compare {
+        let left = plan
+            .earlier
+            .lock()
+            .ok()
+            .and_then(|e| e.as_ref().map(|e| (e.left(), e.unreadable)));
+        outcome.compared = left.map(|(left, unreadable)| Compared {
+            earlier: earlier.clone(),
+            moved: tally.moved,
+            unchanged: tally.unchanged,
+            new: tally.new,
+            vanished: outcome.complete.then_some(left),
+            unreadable,
+        });
+    }
     if let Err(BatchError::WriteOutput { rows, .. }) = &result {
         // Rows still in the buffer when writing failed may not have reached the file, so the
         // summary gives only the rows known to be there.
@@ -274,6 +342,7 @@ pub async fn run_until(
             last_line: 0,
             verdicts: [0; 8],
             dns_failures: 0,
+            compared: None,
             ..outcome
         };
     }
@@ -300,6 +369,11 @@ struct Plan {
     input: Endpoint,
     input_len: Option<u64>,
     output: Endpoint,
+    output_format: OutputFormat,
+    compare: Option<PathBuf>,
+    /// With `--compare`, the earlier output's rows not yet matched (loaded when the run
+    /// starts). Taken from in input order, as rows are read.
+    earlier: Mutex<Option<Earlier>>,
     resume: bool,
     concurrency: usize,
 }
@@ -332,6 +406,13 @@ impl Plan {
                 output: output_path.clone(),
             });
         }
+        if let (Some(compare), Endpoint::File(output_path)) = (&args.compare, &output)
+            && same_file(compare, output_path)
+        {
+            return Err(BatchError::CompareIsOutput {
+                output: output_path.clone(),
+            });
+        }
         if args.resume && output == Endpoint::Stdout {
             return Err(BatchError::Resume {
                 output,
@@ -352,6 +433,9 @@ impl Plan {
             input,
             input_len,
             output,
+            output_format: args.output_format,
+            compare: args.compare.clone(),
+            earlier: Mutex::new(None),
             resume: args.resume,
             concurrency: usize::try_from(args.concurrency).unwrap_or(256).max(1),
         })
@@ -392,6 +476,9 @@ enum Done {
 struct Answered {
     verdict: Verdict,
     dns_failed: bool,
+    /// With `--compare`: `Some(moved)`, where `moved` is `None` for a row the earlier output
+    /// does not have.
+    moved: Option<Option<bool>>,
     result: std::io::Result<Vec<u8>>,
 }
 
@@ -412,6 +499,12 @@ async fn execute(
                 })?,
             _ => None,
         };
+    if let Some(path) = &plan.compare {
+        let earlier = Earlier::load(path, &plan.url_column, plan.delimiter)?;
+        if let Ok(mut slot) = plan.earlier.lock() {
+            *slot = Some(earlier);
+        }
+    }
     let source = rows::open(plan)?;
     let read_ahead = plan.concurrency.clamp(64, READ_AHEAD_MAX);
     let mut events = rows::spawn_reader(source, plan.input.clone(), read_ahead);
@@ -433,18 +526,26 @@ async fn execute(
         progress.skipped(skipped.rows, skipped.offset);
     }
     let mut output = Output::open(&plan.output, existing.is_some(), keep_bytes)?;
-    let encoder = ResultEncoder::new(plan.format, plan.delimiter);
+    let encoder = ResultEncoder::new(plan.format, plan.delimiter, plan.output_format);
 
     let rows = futures::stream::unfold(events, |mut events| async move {
         events.recv().await.map(|event| (event, events))
     });
     let mut results = pin!(
-        rows.map(|event| async move {
-            match event? {
-                Event::Header(line) => Ok(Done::Header(line)),
-                Event::Row(row) => {
-                    let answered = answer_on_task(pipeline, &row, encoder).await;
-                    Ok(Done::Row(row, answered))
+        rows.map(|event| {
+            // The stream maps rows in input order, so duplicates take the earlier output's
+            // rows in order too.
+            let earlier = match &event {
+                Ok(Event::Row(row)) => plan.take_earlier(row),
+                _ => None,
+            };
+            async move {
+                match event? {
+                    Event::Header(line) => Ok(Done::Header(line)),
+                    Event::Row(row) => {
+                        let answered = answer_on_task(pipeline, &row, encoder, earlier).await;
+                        Ok(Done::Row(row, answered))
+                    }
                 }
             }
         })
@@ -483,6 +584,7 @@ async fn execute(
             Some(Ok(Done::Row(row, answered))) => {
                 output.write_row(&row, answered.result)?;
                 tally.add(answered.verdict, answered.dns_failed, row.line);
+                tally.compared(answered.moved);
                 progress.row_written(tally, row.end_offset);
             }
         }
@@ -536,6 +638,8 @@ async fn skip_existing(
     while skipped.rows < records {
         match events.recv().await.transpose()? {
             Some(Event::Row(row)) => {
+                // A kept row was compared by the run that wrote it; it is not vanished.
+                let _ = plan.take_earlier(&row);
                 skipped.rows += 1;
                 skipped.offset = row.end_offset;
                 skipped.last_line = row.line;
@@ -567,14 +671,34 @@ async fn answer(pipeline: &Pipeline, target: &Target) -> Report {
     }
 }
 
-/// [`answer`] and the encoding of its result, on a task of their own, so that lookups use
-/// every core of the runtime (the ordered stream that awaits them runs on one). Should a
-/// lookup panic, the row still comes out, `invalid`, with the bug as its reason.
-async fn answer_on_task(pipeline: &Pipeline, row: &Row, encoder: ResultEncoder) -> Answered {
+/// With `--compare`, what the earlier output said about a row: `Some(None)` when it has no
+/// row with its text; `None` without `--compare`.
+type EarlierFacts = Option<Option<Facts>>;
+
+impl Plan {
+    /// Takes the earlier output's next row with `row`'s report text (see [`EarlierFacts`]).
+    fn take_earlier(&self, row: &Row) -> EarlierFacts {
+        let mut earlier = self.earlier.lock().ok()?;
+        let earlier = earlier.as_mut()?;
+        Some(earlier.take(row.report_text()))
+    }
+}
+
+/// [`answer`] and the encoding of its result (compared with `earlier`), on a task of their
+/// own, so that lookups use every core of the runtime (the ordered stream that awaits them
+/// runs on one). Should a lookup panic, the row still comes out, `invalid`, with the bug as its
+/// reason.
+async fn answer_on_task(
+    pipeline: &Pipeline,
+    row: &Row,
+    encoder: ResultEncoder,
+    earlier: EarlierFacts,
+) -> Answered {
     let task = tokio::spawn({
         let pipeline = pipeline.clone();
         let target = row.target.clone();
-        async move { answered(&answer(&pipeline, &target).await, encoder) }
+        let earlier = earlier.clone();
+        async move { answered(&answer(&pipeline, &target).await, encoder, earlier.as_ref()) }
     });
     match task.await {
         Ok(answered) => answered,
@@ -588,19 +712,21 @@ async fn answer_on_task(pipeline: &Pipeline, row: &Row, encoder: ResultEncoder) 
                     row.number, row.line
                 ),
             };
-            answered(&answer(pipeline, &target).await, encoder)
+            answered(&answer(pipeline, &target).await, encoder, earlier.as_ref())
         }
     }
 }
 
-fn answered(report: &Report, encoder: ResultEncoder) -> Answered {
+fn answered(report: &Report, encoder: ResultEncoder, earlier: Option<&Option<Facts>>) -> Answered {
+    let comparison = earlier.map(|facts| Comparison::of(facts.as_ref(), report));
     Answered {
         verdict: report.verdict,
         dns_failed: report
             .dns
             .as_ref()
             .is_some_and(|dns| !dns.outcome.is_definitive()),
-        result: encoder.encode(report),
+        moved: comparison.as_ref().map(Comparison::moved),
+        result: encoder.encode(report, comparison.as_ref()),
     }
 }
 

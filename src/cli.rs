@@ -12,6 +12,7 @@ use futures::{Stream, StreamExt};
 use tokio::io::AsyncBufReadExt;
 
 use crate::Pipeline;
+use crate::hotlines::Hotline;
 use crate::report::Report;
 use crate::verdict::Verdict;
 
@@ -94,6 +95,19 @@ fn stdin_lines() -> impl Stream<Item = std::io::Result<String>> + Send {
             Err(error) => Some((Err(error), reader)),
         }
     })
+}
+
+/// `Stopline  https://www.stopline.at  ICCAM 23`, leaving out what is unknown.
+fn describe_hotline(hotline: &Hotline) -> String {
+    let mut parts = vec![
+        hotline
+            .name
+            .clone()
+            .unwrap_or_else(|| "member hotline (name not in the hotline table)".to_owned()),
+    ];
+    parts.extend(hotline.website.clone());
+    parts.extend(hotline.iccam_id.map(|id| format!("ICCAM {id}")));
+    parts.join("  ")
 }
 
 fn verdict_style(verdict: Verdict) -> Style {
@@ -190,6 +204,21 @@ pub fn render_summary(report: &Report, color: bool) -> String {
             }
         }
         text.push_str(&format!("  {}{}\n", label("address"), columns.join("  ")));
+    }
+    for forwarding in report.forward_to.iter().flatten() {
+        let whom = match (&forwarding.note, forwarding.hotlines.as_slice()) {
+            (Some(note), []) => note.clone(),
+            (_, hotlines) => hotlines
+                .iter()
+                .map(describe_hotline)
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        text.push_str(&format!(
+            "  {}{}  {whom}\n",
+            label("forward"),
+            forwarding.country
+        ));
     }
     for warning in &report.warnings {
         text.push_str(&format!(

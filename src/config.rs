@@ -103,8 +103,10 @@ Examples:
   hostloc batch --url-column /report/url queue.jsonl -o queue.enriched.jsonl
   hostloc batch --format lines urls.txt > results.ndjson
   hostloc batch --resume big-export.csv -o big-export.enriched.csv
+  hostloc batch --output-format iccam queue.csv -o queue.iccam.csv
+  hostloc batch queue.csv --compare queue.last-week.csv -o queue.today.csv
 
-Output schemas: docs/batch.md.";
+Output schemas: docs/batch.md; the ICCAM view: docs/iccam.md.";
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
@@ -431,6 +433,16 @@ pub enum BatchFormat {
     Lines,
 }
 
+/// What the result part of each `hostloc batch` output record holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum OutputFormat {
+    /// The whole result.
+    #[default]
+    Full,
+    /// The result as the hosting fields of an ICCAM report (see docs/iccam.md).
+    Iccam,
+}
+
 /// `hostloc batch`'s own options: what to read, where to write, how.
 #[derive(Debug, Clone, Args)]
 pub struct BatchArgs {
@@ -461,6 +473,22 @@ pub struct BatchArgs {
     /// Write here instead of stdout ("-" is stdout too).
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+
+    /// What each row's result holds: the whole result, or its ICCAM view.
+    ///
+    /// The ICCAM view is the verdict, the URL and the hosting fields ICCAM takes
+    /// (docs/iccam.md), whatever the input format.
+    #[arg(long, env = "HOSTLOC_OUTPUT_FORMAT", value_enum,
+          default_value_t = OutputFormat::Full, value_name = "FORMAT")]
+    pub output_format: OutputFormat,
+
+    /// An earlier enriched output of these reports (CSV or JSONL): mark what moved since.
+    ///
+    /// Adds the columns `moved` and `changes` to each row (whose countries, addresses, AS
+    /// numbers or verdict changed; rows are matched by their report text) and counts moved,
+    /// unchanged, new and vanished rows in the summary.
+    #[arg(long, env = "HOSTLOC_COMPARE", value_name = "PATH")]
+    pub compare: Option<PathBuf>,
 
     /// Continue an interrupted run into the same --output file.
     ///

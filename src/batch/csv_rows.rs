@@ -22,7 +22,6 @@ use csv::ByteRecord;
 
 use super::rows::{Event, Row, RowSource, Target, utf8};
 use super::{BatchError, Endpoint, RESULT_KEY};
-use crate::report::Report;
 
 /// Reads CSV records, keeping the text of each.
 pub(crate) struct CsvSource {
@@ -31,6 +30,7 @@ pub(crate) struct CsvSource {
     url_column: String,
     input: Endpoint,
     header: Option<Header>,
+    result_names: Vec<&'static str>,
     record: ByteRecord,
     rows: u64,
     /// Line breaks before the first byte still held by the capture.
@@ -47,12 +47,13 @@ struct Header {
 
 impl CsvSource {
     /// Records of `reader` (which is `input`) separated by `delimiter`, with the URL in the
-    /// column named `url_column`.
+    /// column named `url_column`; the output header gets the result columns `result_names`.
     pub(crate) fn new(
         reader: Box<dyn Read + Send>,
         delimiter: u8,
         url_column: &str,
         input: Endpoint,
+        result_names: Vec<&'static str>,
     ) -> CsvSource {
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -70,6 +71,7 @@ impl CsvSource {
             url_column: url_column.to_owned(),
             input,
             header: None,
+            result_names,
             record: ByteRecord::new(),
             rows: 0,
             newlines: 0,
@@ -141,7 +143,7 @@ impl CsvSource {
         } else {
             b"\n"
         };
-        let names = result_columns(&self.record);
+        let names = result_columns(&self.record, &self.result_names);
         let mut line = self.original(text);
         line.push(self.delimiter);
         line.extend_from_slice(&self.encoder.encode(&names));
@@ -218,10 +220,11 @@ impl RowSource for CsvSource {
     }
 }
 
-/// The names of the result columns for `header`: [`Report::CSV_HEADERS`], each prefixed with
-/// `hostloc_` as often as it takes to differ from every input column.
-pub(crate) fn result_columns(header: &ByteRecord) -> Vec<String> {
-    Report::CSV_HEADERS
+/// The names of the result columns for `header`: `names` (such as
+/// [`crate::report::Report::CSV_HEADERS`]),
+/// each prefixed with `hostloc_` as often as it takes to differ from every input column.
+pub(crate) fn result_columns(header: &ByteRecord, names: &[&str]) -> Vec<String> {
+    names
         .iter()
         .map(|name| {
             let mut name = (*name).to_owned();
@@ -235,7 +238,7 @@ pub(crate) fn result_columns(header: &ByteRecord) -> Vec<String> {
 
 /// The URL column: the first named exactly `name`, else the only one whose name matches it
 /// ignoring ASCII case and surrounding spaces (exports often say `URL` or ` url`).
-fn find_column(header: &ByteRecord, name: &str) -> Option<usize> {
+pub(crate) fn find_column(header: &ByteRecord, name: &str) -> Option<usize> {
     if let Some(index) = header.iter().position(|column| column == name.as_bytes()) {
         return Some(index);
     }
@@ -335,11 +338,18 @@ impl<R: Read> Read for Capture<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Report;
 
     /// Reads `input` (delimiter `,`, URL column `url`) and returns the output lines with `R`
     /// as the result, and each row's target.
     fn read(input: &'static [u8]) -> Result<(String, Vec<Target>), BatchError> {
-        let mut source = CsvSource::new(Box::new(input), b',', "url", Endpoint::Stdin);
+        let mut source = CsvSource::new(
+            Box::new(input),
+            b',',
+            "url",
+            Endpoint::Stdin,
+            Report::CSV_HEADERS.to_vec(),
+        );
         let mut output = Vec::new();
         let mut targets = Vec::new();
         while let Some(event) = source.next_event()? {

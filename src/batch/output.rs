@@ -1,7 +1,8 @@
 //! Output: writing rows back with their results, so that a crash leaves whole records.
 //!
 //! Owns the output file or stdout, the result part of each record (the CSV result columns of
-//! [`Report::csv_columns`], or the [`Report`] as JSON), and when bytes reach the file. Records
+//! [`Report::csv_columns`] or of its ICCAM view, or the [`Report`] or its ICCAM view as JSON,
+//! followed by the comparison with an earlier output), and when bytes reach the file. Records
 //! are written whole into a buffer that is flushed whenever the run waits (on DNS or on
 //! input), when it fills, and at the end, so that a kill or crash leaves complete records
 //! followed by at most one partial one, which `--resume` cuts away.
@@ -12,51 +13,86 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 
+use super::compare::{self, Comparison};
 use super::csv_rows::{FieldEncoder, result_columns};
 use super::rows::Row;
 use super::{BatchError, Endpoint};
-use crate::config::BatchFormat;
+use crate::config::{BatchFormat, OutputFormat};
+use crate::iccam::{self, IccamRecord};
 use crate::report::Report;
 
 /// Bytes held before they are written out even while rows keep coming.
 const WRITE_BUFFER: usize = 64 * 1024;
 
 /// Writes the result part of a record: the report as one JSON object, or the delimiter and
-/// the CSV result columns. Cheap to clone, so that every lookup task encodes its own result.
+/// the CSV result columns; in full or as its ICCAM view (`--output-format`), with the
+/// comparison with an earlier output when there is one (`--compare`). Cheap to copy, so that
+/// every lookup task encodes its own result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ResultEncoder {
-    /// The report as one JSON object.
-    Json,
-    /// The delimiter and the CSV result columns.
-    Csv {
-        /// The CSV delimiter.
-        delimiter: u8,
-    },
+pub(crate) struct ResultEncoder {
+    /// The CSV delimiter; `None` for JSON.
+    delimiter: Option<u8>,
+    output: OutputFormat,
 }
 
 impl ResultEncoder {
-    /// The encoder for records of `format`.
-    pub(crate) fn new(format: BatchFormat, delimiter: u8) -> ResultEncoder {
-        match format {
-            BatchFormat::Csv => ResultEncoder::Csv { delimiter },
-            BatchFormat::Jsonl | BatchFormat::Lines => ResultEncoder::Json,
+    /// The encoder for records of `format` holding `output`.
+    pub(crate) fn new(format: BatchFormat, delimiter: u8, output: OutputFormat) -> ResultEncoder {
+        ResultEncoder {
+            delimiter: (format == BatchFormat::Csv).then_some(delimiter),
+            output,
         }
     }
 
-    /// The bytes of `report` as this format's result part.
+    /// The names of the CSV result columns, in order.
+    pub(crate) fn csv_headers(output: OutputFormat, compared: bool) -> Vec<&'static str> {
+        let mut names = match output {
+            OutputFormat::Full => Report::CSV_HEADERS.to_vec(),
+            OutputFormat::Iccam => iccam::CSV_HEADERS.to_vec(),
+        };
+        if compared {
+            names.extend(compare::CSV_HEADERS);
+        }
+        names
+    }
+
+    /// The bytes of `report` (and its `comparison`) as this format's result part.
     ///
     /// # Errors
     ///
     /// Should the report not serialise (it always does), the serialiser's error.
-    pub(crate) fn encode(self, report: &Report) -> std::io::Result<Vec<u8>> {
-        match self {
-            ResultEncoder::Json => serde_json::to_vec(report).map_err(std::io::Error::other),
-            ResultEncoder::Csv { delimiter } => {
-                let mut bytes = vec![delimiter];
-                bytes.extend(FieldEncoder::new(delimiter).encode(report.csv_columns()));
-                Ok(bytes)
+    pub(crate) fn encode(
+        self,
+        report: &Report,
+        comparison: Option<&Comparison>,
+    ) -> std::io::Result<Vec<u8>> {
+        let Some(delimiter) = self.delimiter else {
+            let mut bytes = match self.output {
+                OutputFormat::Full => serde_json::to_vec(report),
+                OutputFormat::Iccam => serde_json::to_vec(&IccamRecord::of(report)),
             }
-        }
+            .map_err(std::io::Error::other)?;
+            if let Some(comparison) = comparison {
+                // The result is one JSON object; the comparison's members go before its `}`.
+                bytes.pop();
+                for (key, value) in comparison.json_members() {
+                    bytes.push(b',');
+                    serde_json::to_writer(&mut bytes, &key).map_err(std::io::Error::other)?;
+                    bytes.push(b':');
+                    serde_json::to_writer(&mut bytes, &value).map_err(std::io::Error::other)?;
+                }
+                bytes.push(b'}');
+            }
+            return Ok(bytes);
+        };
+        let mut cells: Vec<String> = match self.output {
+            OutputFormat::Full => report.csv_columns().into(),
+            OutputFormat::Iccam => iccam::csv_columns(report).into(),
+        };
+        cells.extend(comparison.map(Comparison::csv_cells).into_iter().flatten());
+        let mut bytes = vec![delimiter];
+        bytes.extend(FieldEncoder::new(delimiter).encode(cells));
+        Ok(bytes)
     }
 }
 
@@ -68,18 +104,19 @@ pub fn url_list_csv(reports: &[Report]) -> Vec<u8> {
     const DELIMITER: u8 = b',';
     const URL_COLUMN: &str = "url";
     let encoder = FieldEncoder::new(DELIMITER);
-    let results = ResultEncoder::Csv {
-        delimiter: DELIMITER,
-    };
+    let results = ResultEncoder::new(BatchFormat::Csv, DELIMITER, OutputFormat::Full);
     let header = csv::ByteRecord::from(vec![URL_COLUMN]);
     let mut table = encoder.encode([URL_COLUMN]);
     table.push(DELIMITER);
-    table.extend(encoder.encode(result_columns(&header)));
+    table.extend(encoder.encode(result_columns(
+        &header,
+        &ResultEncoder::csv_headers(OutputFormat::Full, false),
+    )));
     table.push(b'\n');
     for report in reports {
         table.extend(encoder.encode([report.input.as_str()]));
         // Encoding into memory cannot fail; a report always serialises.
-        table.extend(results.encode(report).unwrap_or_default());
+        table.extend(results.encode(report, None).unwrap_or_default());
         table.push(b'\n');
     }
     table

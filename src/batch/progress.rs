@@ -26,6 +26,10 @@ pub(crate) struct Tally {
     pub(crate) last_line: u64,
     verdicts: [u64; 8],
     dns_failures: u64,
+    /// With `--compare`: rows that moved, are unchanged, are new.
+    pub(crate) moved: u64,
+    pub(crate) unchanged: u64,
+    pub(crate) new: u64,
 }
 
 impl Tally {
@@ -41,6 +45,17 @@ impl Tally {
         }
     }
 
+    /// Counts one written row's comparison with the earlier output: `None` without
+    /// `--compare`, `Some(None)` for a row the earlier output does not have.
+    pub(crate) fn compared(&mut self, moved: Option<Option<bool>>) {
+        match moved {
+            None => {}
+            Some(None) => self.new += 1,
+            Some(Some(true)) => self.moved += 1,
+            Some(Some(false)) => self.unchanged += 1,
+        }
+    }
+
     /// The outcome: `stopped` is `Some(None)` when the input ended, `Some(Some(signal))` when a
     /// signal stopped the run, `None` after an error.
     pub(crate) fn outcome(&self, stopped: Option<Option<Stop>>, elapsed: Duration) -> BatchOutcome {
@@ -53,6 +68,7 @@ impl Tally {
             dns_failures: self.dns_failures,
             stopped_by: stopped.flatten(),
             elapsed,
+            compared: None,
         }
     }
 }
@@ -182,6 +198,31 @@ pub(crate) fn summary(outcome: &BatchOutcome, input: &Endpoint, output: &Endpoin
         "\n  DNS failures (SERVFAIL, REFUSED, timeout; worth a retry later): {}",
         outcome.dns_failures
     ));
+    if let Some(compared) = &outcome.compared {
+        let of = if outcome.resumed > 0 {
+            " (of the rows added)"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "\n  compared with {}{of}: {} moved, {} unchanged, {} new",
+            compared.earlier.display(),
+            compared.moved,
+            compared.unchanged,
+            compared.new
+        ));
+        if let Some(vanished) = compared.vanished {
+            text.push_str(&format!(
+                ", {vanished} vanished (in the earlier output only)"
+            ));
+        }
+        if compared.unreadable > 0 {
+            text.push_str(&format!(
+                "; {} of its records held no readable result and were left out",
+                compared.unreadable
+            ));
+        }
+    }
     text
 }
 
@@ -199,6 +240,7 @@ mod tests {
             dns_failures: 2,
             stopped_by: None,
             elapsed: Duration::from_secs(2),
+            compared: None,
         }
     }
 

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use super::csv_rows::CsvSource;
 use super::jsonl_rows::JsonlSource;
 use super::line_rows::LineSource;
+use super::output::ResultEncoder;
 use super::{BatchError, Endpoint, Plan};
 use crate::config::BatchFormat;
 
@@ -50,19 +51,23 @@ pub(crate) struct Row {
 }
 
 impl Row {
+    /// The report text the row's result will have as its `input`.
+    pub(crate) fn report_text(&self) -> &str {
+        match &self.target {
+            Target::Url(url) => url,
+            Target::Unusable { input, .. } => input,
+        }
+    }
+
     /// The bytes the row's output record starts with whatever the result: its prefix, or for
     /// a bare result (format `lines`) the start of the result object, `{"input":…`.
     pub(crate) fn output_start(&self) -> Vec<u8> {
         if !self.prefix.is_empty() {
             return self.prefix.clone();
         }
-        let input = match &self.target {
-            Target::Url(url) => url,
-            Target::Unusable { input, .. } => input,
-        };
         let mut start = b"{\"input\":".to_vec();
         // Serialising a string into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut start, input);
+        let _ = serde_json::to_writer(&mut start, self.report_text());
         start
     }
 }
@@ -109,6 +114,7 @@ pub(crate) fn open(plan: &Plan) -> Result<Box<dyn RowSource>, BatchError> {
             plan.delimiter,
             &plan.url_column,
             plan.input.clone(),
+            ResultEncoder::csv_headers(plan.output_format, plan.compare.is_some()),
         )),
         BatchFormat::Jsonl => Box::new(JsonlSource::new(
             BufReader::with_capacity(READ_BUFFER, raw),

@@ -107,6 +107,8 @@ fn args(input: &Path, output: &Path, concurrency: u32) -> BatchArgs {
         url_column: "url".to_owned(),
         delimiter: None,
         output: Some(output.to_owned()),
+        output_format: hostloc::config::OutputFormat::Full,
+        compare: None,
         resume: false,
         concurrency,
         quiet: true,
