@@ -8,7 +8,8 @@
 use crate::pipeline::DataError;
 use crate::resolve::ResolverSetupError;
 
-/// hostloc cannot start: a database, the networks file or the DNS setup is unusable.
+/// hostloc cannot start: a database, the networks or hotlines file, or the DNS setup is
+/// unusable.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartupError {

@@ -267,7 +267,8 @@ fn stable(mut result: Value) -> Value {
 // ---------------------------------------------------------------------------------------------
 // Endpoints
 
-/// HTTP answers exactly what `hostloc lookup --json` prints, for GET and POST alike.
+/// HTTP answers exactly what `hostloc lookup --json` prints, for GET and POST alike, where to
+/// forward and the ICCAM block included.
 #[tokio::test]
 async fn http_and_cli_give_the_same_result() {
     let world = TestWorld::new();
@@ -336,6 +337,37 @@ async fn http_and_cli_give_the_same_result() {
             "invalid"
         ]
     );
+    // Where to forward and the ICCAM block are part of that same result: several hotlines
+    // (DE), one known only by its ICCAM id (US), none for verdicts that forward nothing.
+    let hotline_names: Vec<&Value> = from_cli[2]["forward_to"][0]["hotlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hotline| &hotline["name"])
+        .collect();
+    assert_eq!(from_cli[2]["forward_to"][0]["country"], "DE");
+    assert_eq!(
+        hotline_names,
+        [
+            &json!("eco (Internet-Beschwerdestelle)"),
+            &json!("FSM"),
+            &json!("jugendschutz.net")
+        ]
+    );
+    assert_eq!(
+        from_cli[1]["forward_to"],
+        json!([{"country": "US", "note": null,
+                "hotlines": [{"name": null, "website": null, "iccam_id": 22}]}])
+    );
+    assert_eq!(from_cli[1]["iccam"]["hostingIpAddress"], "95.211.0.2");
+    assert_eq!(from_cli[3]["forward_to"], Value::Null);
+    assert_eq!(
+        from_cli[3]["iccam"]["hostingOrganization"]["isContentDeliveryNetwork"],
+        true
+    );
+    assert_eq!(from_cli[0]["forward_to"], Value::Null);
+    assert_eq!(from_cli[0]["iccam"]["hostingCountryCode"], "NL");
+    assert_eq!(from_cli[4]["iccam"], Value::Null);
 }
 
 /// A batch keeps the order of its URLs even when later ones finish first.

@@ -3,6 +3,7 @@
 mod support;
 
 mod batch_cli;
+mod batch_compare;
 mod conformance;
 mod data_cli;
 mod dns_transport;
@@ -10,3 +11,4 @@ mod http_api;
 mod lookup_cli;
 mod page;
 mod pipeline_dns;
+mod routing;

@@ -96,6 +96,15 @@ pub(crate) enum Answer {
     Truncated(Box<Answer>),
 }
 
+/// A records for `addresses`, with a TTL of 300 s and no AAAA.
+pub(crate) fn a_records(addresses: &[[u8; 4]]) -> Answer {
+    Answer::Records {
+        a: addresses.iter().map(|a| Ipv4Addr::from(*a)).collect(),
+        aaaa: vec![],
+        ttl: 300,
+    }
+}
+
 /// A DNS server on `127.0.0.1` (UDP and TCP on one port) that answers from a table
 /// the test controls. Dropping it shuts the server down and joins its thread.
 pub(crate) struct TestDns {

@@ -48,7 +48,21 @@ pub(crate) fn pipeline_with(
     cache: CacheSettings,
     settings: PipelineSettings,
 ) -> Pipeline {
-    build_pipeline(world, &dns_settings(server), cache, settings)
+    build_pipeline(world.paths(), &dns_settings(server), cache, settings)
+}
+
+/// A pipeline over the data files of `paths`, asking `server`, with the cache off.
+pub(crate) fn pipeline_over(paths: DataPaths, server: std::net::SocketAddr) -> Pipeline {
+    let cache = CacheSettings {
+        capacity: 0,
+        ..CacheSettings::default()
+    };
+    build_pipeline(
+        paths,
+        &dns_settings(server),
+        cache,
+        PipelineSettings::default(),
+    )
 }
 
 /// A pipeline over `world`, asking `server`, with the cache off (every lookup asks DNS).
@@ -70,16 +84,15 @@ pub(crate) fn pipeline_with_transport(
         capacity: 0,
         ..CacheSettings::default()
     };
-    build_pipeline(world, &dns, cache, PipelineSettings::default())
+    build_pipeline(world.paths(), &dns, cache, PipelineSettings::default())
 }
 
 fn build_pipeline(
-    world: &TestWorld,
+    paths: DataPaths,
     dns: &DnsSettings,
     cache: CacheSettings,
     settings: PipelineSettings,
 ) -> Pipeline {
-    let paths = world.paths();
     let data = DataSet::load(&paths).expect("test data loads");
     let resolver = DnsResolver::new(dns).expect("resolver builds");
     Pipeline::new(data, Some(paths), DnsCache::new(resolver, cache), settings)
