@@ -157,4 +157,11 @@ fn data_info_shows_what_is_loaded() {
     );
     assert!(stdout.contains("built 2026-06-01T00:00:00Z"), "{stdout}");
     assert!(stdout.contains("networks 6 rows, 2 providers"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "hotlines 38 rows, 36 countries  {}",
+            support::mmdb::bundled_hotlines().display()
+        )),
+        "{stdout}"
+    );
 }
