@@ -478,7 +478,7 @@ pub struct BatchArgs {
     ///
     /// The ICCAM view is the verdict, the URL and the hosting fields ICCAM takes
     /// (docs/iccam.md), whatever the input format.
-    #[arg(long, env = "HOSTLOC_OUTPUT_FORMAT", value_enum,
+    #[arg(long, env = "HOSTLOC_OUTPUT_FORMAT", value_enum, hide_short_help = true,
           default_value_t = OutputFormat::Full, value_name = "FORMAT")]
     pub output_format: OutputFormat,
 
@@ -487,7 +487,12 @@ pub struct BatchArgs {
     /// Adds the columns `moved` and `changes` to each row (whose countries, addresses, AS
     /// numbers or verdict changed; rows are matched by their report text) and counts moved,
     /// unchanged, new and vanished rows in the summary.
-    #[arg(long, env = "HOSTLOC_COMPARE", value_name = "PATH")]
+    #[arg(
+        long,
+        env = "HOSTLOC_COMPARE",
+        hide_short_help = true,
+        value_name = "PATH"
+    )]
     pub compare: Option<PathBuf>,
 
     /// Continue an interrupted run into the same --output file.
