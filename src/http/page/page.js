@@ -468,7 +468,7 @@
   function forwarding(report) {
     if (Array.isArray(report.forward_to)) {
       return report.forward_to.map((entry) => {
-        const hotlines = (entry.hotlines || []).map((hotline) => hotline.name);
+        const hotlines = (entry.hotlines || []).map(hotlineName);
         // The note (in the evidence) says why there is none.
         return hotlines.length > 0
           ? `forward to ${orList(hotlines)} (${entry.country})`
@@ -540,7 +540,8 @@
         const hotlines = (entry.hotlines || []).map((hotline) => {
           const about = [hotline.website, hotline.iccam_id != null ? `ICCAM id ${hotline.iccam_id}` : null]
             .filter((part) => part);
-          return about.length ? `${hotline.name} (${about.join('; ')})` : hotline.name;
+          const name = hotline.name == null ? 'member hotline, name unknown' : hotline.name;
+          return about.length ? `${name} (${about.join('; ')})` : name;
         });
         const parts = [...hotlines, ...(entry.note ? [entry.note] : [])];
         lines.push(`  ${entry.country}: ${parts.length ? parts.join('; ') : 'no hotline'}`);
@@ -668,6 +669,17 @@
 
   function orNone(value) {
     return value == null ? 'none' : String(value);
+  }
+
+  // A hotline's name; the hotline table may know a country's member hotline only by its ICCAM
+  // id (its name is null then).
+  function hotlineName(hotline) {
+    if (hotline.name != null) {
+      return hotline.name;
+    }
+    return hotline.iccam_id != null
+      ? `the hotline with ICCAM id ${hotline.iccam_id}`
+      : 'the member hotline';
   }
 
   function orList(names) {
