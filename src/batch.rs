@@ -666,7 +666,7 @@ async fn skip_existing(
 /// pipeline's `invalid` result with the row's problem as the reason.
 async fn answer(pipeline: &Pipeline, target: &Target) -> Report {
     match target {
-        Target::Url(url) => pipeline.lookup(url).await,
+        Target::Url(url) => pipeline.lookup_bytes(url).await,
         Target::Unusable { input, reason } => pipeline.unusable(input, reason),
     }
 }
@@ -680,7 +680,7 @@ impl Plan {
     fn take_earlier(&self, row: &Row) -> EarlierFacts {
         let mut earlier = self.earlier.lock().ok()?;
         let earlier = earlier.as_mut()?;
-        Some(earlier.take(row.report_text()))
+        Some(earlier.take(&row.report_text()))
     }
 }
 

@@ -340,9 +340,10 @@ pub struct LookupArgs {
           value_parser = clap::value_parser!(u32).range(1..=10_000), value_name = "N")]
     pub concurrency: u32,
 
-    /// Reported URLs. None, or "-": read one per line from stdin.
+    /// Reported URLs. None, or "-": read one per line from stdin. Bytes that are not UTF-8
+    /// are replaced, with a warning in the result, as in `hostloc batch`.
     #[arg(value_name = "URL")]
-    pub urls: Vec<String>,
+    pub urls: Vec<std::ffi::OsString>,
 }
 
 /// `hostloc serve`'s own options: where it listens, who may call it, its limits.
