@@ -136,6 +136,12 @@ pub enum IntakeError {
         /// What the URL parser objected to, in words.
         detail: String,
     },
+    /// The host holds a character no host name can carry: a space, a bracket, `<`, `^`, ….
+    #[error("the host contains {}, which no host name can carry", describe_character(*character))]
+    HostCharacter {
+        /// The first such character.
+        character: char,
+    },
     /// The host contains an empty label (`a..b`, or more than one trailing dot).
     #[error(
         "the host {host:?} has an empty label (two dots in a row), which DNS names cannot have"
@@ -194,6 +200,16 @@ pub enum IntakeError {
     },
 }
 
+/// A character for a reason sentence, named when it is invisible.
+fn describe_character(character: char) -> String {
+    match character {
+        ' ' => "a space".to_owned(),
+        c if c.is_whitespace() => format!("white space (U+{:04X})", u32::from(c)),
+        c if c.is_control() => format!("a control character (U+{:04X})", u32::from(c)),
+        c => format!("{c:?}"),
+    }
+}
+
 /// A label or name for a reason sentence: in full when short, else its start and length.
 fn abbreviated(text: &str) -> Cow<'_, str> {
     const SHOWN: usize = 40;
@@ -213,6 +229,7 @@ impl IntakeError {
             IntakeError::SchemeWithoutHost { .. } => "scheme_without_host",
             IntakeError::PathWithoutHost => "path_without_host",
             IntakeError::Unparseable { .. } => "unparseable",
+            IntakeError::HostCharacter { .. } => "host_character",
             IntakeError::EmptyLabel { .. } => "empty_label",
             IntakeError::HostTooLong { .. } => "host_too_long",
             IntakeError::LabelCharacter { .. } => "label_character",
@@ -342,11 +359,15 @@ fn parse_url(scheme: &str, rest: &str) -> Result<Target, IntakeError> {
     // put the reporter's scheme back in the normalised URL.
     let special = scheme::SPECIAL_SCHEMES.contains(&scheme);
     let parse_scheme = if special { scheme } else { "http" };
-    let url = Url::parse(&format!("{parse_scheme}://{rest}")).map_err(|error| {
-        IntakeError::Unparseable {
-            detail: describe_parse_error(error),
-        }
-    })?;
+    let url =
+        Url::parse(&format!("{parse_scheme}://{rest}")).map_err(
+            |error| match forbidden_in_host(rest) {
+                Some(character) => IntakeError::HostCharacter { character },
+                None => IntakeError::Unparseable {
+                    detail: describe_parse_error(error),
+                },
+            },
+        )?;
     let host = match url.host() {
         None => {
             return Err(IntakeError::Unparseable {
@@ -370,6 +391,21 @@ fn parse_url(scheme: &str, rest: &str) -> Result<Target, IntakeError> {
     Ok(Target {
         url: normalised,
         host,
+    })
+}
+
+/// The first character in the host part of `rest` (the authority after any userinfo, before
+/// the port) that no host can hold, to name it when the parser refuses the URL.
+fn forbidden_in_host(rest: &str) -> Option<char> {
+    let authority = &rest[..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len())];
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    if host.starts_with('[') {
+        return None;
+    }
+    let host = &host[..host.find(':').unwrap_or(host.len())];
+    work::step(authority.len());
+    host.chars().find(|&c| {
+        c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '[' | ']' | '^' | '|' | '%')
     })
 }
 

@@ -8,6 +8,7 @@ mod conformance;
 mod data_cli;
 mod dns_transport;
 mod http_api;
+mod intake_conformance;
 mod lookup_cli;
 mod page;
 mod pipeline_dns;
