@@ -387,10 +387,43 @@ pub struct ServeArgs {
           value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub request_timeout: Duration,
 
-    /// Time limit for a client to send its request headers; then the connection is closed.
+    /// Time a client has to send its request headers, counted from the connection's opening
+    /// (a client that sends nothing is disconnected) or from the previous answer.
     #[arg(long, env = "HOSTLOC_HEADER_TIMEOUT", default_value = "10s", hide_short_help = true,
           value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub header_timeout: Duration,
+
+    /// Close a connection when no request has run on it for this long (after its first one).
+    #[arg(long, env = "HOSTLOC_IDLE_TIMEOUT", default_value = "60s", hide_short_help = true,
+          value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub idle_timeout: Duration,
+
+    /// Connections open at once; at the limit, new ones wait in the listen queue.
+    ///
+    /// New connections wait until one closes. Keep it below the open-files limit (ulimit -n).
+    #[arg(
+        long,
+        env = "HOSTLOC_MAX_CONNECTIONS",
+        default_value_t = 10_000,
+        hide_short_help = true,
+        value_name = "N"
+    )]
+    pub max_connections: usize,
+
+    /// Largest request line plus headers; larger is refused with 431.
+    #[arg(long, env = "HOSTLOC_MAX_HEADER_BYTES", default_value_t = 128 * 1024,
+          hide_short_help = true, value_name = "BYTES")]
+    pub max_header_bytes: usize,
+
+    /// Connections the system queues before they are accepted (capped by net.core.somaxconn).
+    #[arg(
+        long,
+        env = "HOSTLOC_LISTEN_BACKLOG",
+        default_value_t = 1024,
+        hide_short_help = true,
+        value_name = "N"
+    )]
+    pub listen_backlog: usize,
 
     /// Requests handled at once; more are refused with 503 and Retry-After, not queued.
     #[arg(

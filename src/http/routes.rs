@@ -21,16 +21,19 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, ApiQuery};
-use super::reload::ReloadTrigger;
+use super::extract::{ApiJson, ApiPath, ApiQuery, UrlParam};
+use super::reload::{ReloadFailure, ReloadTrigger};
 use crate::geoip::DatabaseInfo;
 use crate::report::{AddressReport, Report, rfc3339};
 
-/// Query of `GET /v1/lookup`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+/// Query of `GET /v1/lookup`, for the OpenAPI document; read by
+/// [`UrlParam`](super::extract::UrlParam), which tells a value that is not UTF-8 apart.
+#[allow(dead_code)] // Never built: it only describes the parameter.
+#[derive(Debug, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct LookupQuery {
-    /// The reported URL, as received (defanged, messy and partial forms are fine).
+    /// The reported URL, as received (defanged, messy and partial forms are fine), percent-
+    /// encoded as UTF-8.
     url: String,
 }
 
@@ -116,6 +119,9 @@ pub(crate) struct Readiness {
     pub(crate) max_data_age_seconds: Option<u64>,
     /// The databases in use.
     pub(crate) databases: Vec<DatabaseInfo>,
+    /// Why the latest reload failed, while no reload has succeeded since; null otherwise. The
+    /// server still answers from the data loaded before, so this does not make it not ready.
+    pub(crate) reload_failure: Option<ReloadFailure>,
 }
 
 /// Answer of a successful `POST /admin/reload`.
@@ -133,7 +139,8 @@ pub(crate) struct Reloaded {
 
 /// Look up one reported URL.
 ///
-/// An input without a usable host is still answered, with the verdict `invalid`.
+/// An input without a usable host is still answered, with the verdict `invalid`; so is a `url`
+/// that is not UTF-8 once percent-decoded (the reason says which byte).
 #[utoipa::path(
     get,
     path = "/v1/lookup",
@@ -142,17 +149,23 @@ pub(crate) struct Reloaded {
     security((), ("api_token" = [])),
     responses(
         (status = 200, description = "The result, whatever its verdict", body = Report),
-        (status = 400, description = "The `url` parameter is missing", body = ErrorBody),
+        (status = 400, description = "The `url` parameter is missing or given twice", body = ErrorBody),
         (status = 401, description = "An API token is configured and was not presented", body = ErrorBody),
         (status = 503, description = "Too many requests in flight; retry after `Retry-After`", body = ErrorBody),
         (status = 504, description = "The request timeout was reached", body = ErrorBody),
     )
 )]
-pub(crate) async fn lookup_one(
-    State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<LookupQuery>,
-) -> Json<Report> {
-    Json(state.pipeline.lookup(&query.url).await)
+pub(crate) async fn lookup_one(State(state): State<AppState>, url: UrlParam) -> Json<Report> {
+    Json(match url {
+        UrlParam::Text(url) => state.pipeline.lookup(&url).await,
+        UrlParam::NotUtf8 { lossy, byte } => state.pipeline.unusable(
+            &lossy,
+            &format!(
+                "the url parameter is not valid UTF-8 once percent-decoded (byte {byte} cannot \
+                 be decoded)"
+            ),
+        ),
+    })
 }
 
 /// Look up many reported URLs; the results come in the order of the request.
@@ -259,7 +272,8 @@ pub(crate) async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// The data is loaded and not older than `--max-data-age`.
+/// The data is loaded and not older than `--max-data-age`; also says why the latest reload
+/// failed, if it did.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -302,6 +316,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
         data_age_seconds: data.age().map(|age| age.as_secs()),
         max_data_age_seconds: max_age.map(|age| age.as_secs()),
         databases: data.geo.infos(),
+        reload_failure: state.reloader.failure(),
     };
     let status = if stale.is_empty() {
         StatusCode::OK
