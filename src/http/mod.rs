@@ -480,4 +480,21 @@ mod tests {
         assert!(document["paths"]["/v1/lookup"]["post"].is_object());
         assert!(document["components"]["schemas"]["Report"].is_object());
     }
+
+    /// schemathesis found `GET /v1/ip/0` "schema-valid" while the server rightly refuses it:
+    /// the parameter was documented as any string.
+    #[test]
+    fn the_ip_parameter_is_documented_as_an_address() {
+        use utoipa::OpenApi;
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let parameter = &document["paths"]["/v1/ip/{ip}"]["get"]["parameters"][0];
+        assert_eq!(parameter["name"], "ip");
+        let formats: Vec<&str> = parameter["schema"]["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|schema| schema["format"].as_str().unwrap())
+            .collect();
+        assert_eq!(formats, ["ipv4", "ipv6"]);
+    }
 }
