@@ -15,6 +15,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, Uri, header};
@@ -181,8 +182,11 @@ impl BatchHarness {
     /// Runs `batch` on `input` written to a file with `extension`; the output, or `None` when
     /// the run refused the input (the error is returned for the caller to judge).
     fn run(&self, input: &[u8], extension: &str) -> Result<Vec<u8>, hostloc::batch::BatchError> {
-        let input_path = self.directory.path().join(format!("in.{extension}"));
-        let output_path: PathBuf = self.directory.path().join(format!("out.{extension}"));
+        // Files of their own for each run: the proptests call one harness from several threads.
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+        let run = RUNS.fetch_add(1, Ordering::Relaxed);
+        let input_path = self.directory.path().join(format!("in-{run}.{extension}"));
+        let output_path: PathBuf = self.directory.path().join(format!("out-{run}.{extension}"));
         std::fs::write(&input_path, input).expect("the input is written");
         let _ = std::fs::remove_file(&output_path);
         let args = batch_args(&input_path, &output_path);
@@ -190,9 +194,13 @@ impl BatchHarness {
             &self.pipeline,
             &args,
             std::future::pending(),
-        ))?;
+        ));
+        let output = std::fs::read(&output_path);
+        let _ = std::fs::remove_file(&input_path);
+        let _ = std::fs::remove_file(&output_path);
+        let outcome = outcome?;
         assert!(outcome.complete, "{outcome:?}");
-        Ok(std::fs::read(&output_path).expect("the output is read"))
+        Ok(output.expect("the output is read"))
     }
 
     fn check_csv(&self, input: &[u8], has_url_column: bool) {
