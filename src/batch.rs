@@ -22,6 +22,7 @@ mod output;
 mod progress;
 mod resume;
 mod rows;
+mod sniff;
 
 use std::fmt;
 use std::future::Future;
@@ -45,6 +46,7 @@ use self::output::{Output, ResultEncoder};
 use self::progress::{Progress, Tally};
 use self::resume::Existing;
 use self::rows::{Event, Row, Target};
+pub use self::sniff::NotText;
 
 /// The key (JSONL) under which the result goes, and the stem of the CSV result columns'
 /// prefix when a name is taken.
@@ -98,6 +100,15 @@ pub enum BatchError {
         /// What the system said.
         #[source]
         source: std::io::Error,
+    },
+    /// The input is not text (a workbook, a compressed file, a PDF, UTF-16): refused before a
+    /// row is read.
+    #[error("the input {input} is {what}")]
+    NotText {
+        /// The input.
+        input: Endpoint,
+        /// What it is, and what to do instead.
+        what: NotText,
     },
     /// A CSV header without the URL column: every row would be `invalid`, so nothing is done.
     #[error(
@@ -347,13 +358,15 @@ pub async fn run_until(
         };
     }
     // The summary says how far a run got; a run that never got going (no input, no URL
-    // column, a refused resume) only gets the error, and a closed pipe nothing at all.
+    // column, an input that is not text, a refused resume, a read error before the first row)
+    // only gets the error, and a closed pipe nothing at all.
     let got_going = match &result {
         Ok(_) => true,
         Err(BatchError::WriteOutput { source, .. }) => {
             source.kind() != std::io::ErrorKind::BrokenPipe
         }
-        Err(error) => matches!(error, BatchError::ReadInput { .. }),
+        Err(BatchError::ReadInput { .. }) => outcome.written + outcome.resumed > 0,
+        Err(_) => false,
     };
     if !args.quiet && got_going {
         eprintln!("{}", progress::summary(&outcome, &plan.input, &plan.output));
@@ -483,6 +496,10 @@ struct Answered {
 }
 
 /// The run proper. `Ok(Some(stop))` when a signal stopped it, `Ok(None)` when the input ended.
+///
+/// The output is opened first, so that one that cannot be written is refused before any work,
+/// but it is changed only from the first write on: a run that ends before that leaves it as it
+/// was (see `output`).
 async fn execute(
     pipeline: &Pipeline,
     plan: &Plan,
@@ -505,6 +522,33 @@ async fn execute(
             *slot = Some(earlier);
         }
     }
+    let keep_bytes = existing
+        .as_ref()
+        .map_or(0, |existing| existing.complete_len);
+    let mut output = Output::open(&plan.output, existing.is_some(), keep_bytes)?;
+    let ended = match write_rows(pipeline, plan, existing, stop, progress, tally, &mut output).await
+    {
+        Ok(None) => output.finish().map(|()| None),
+        Ok(Some(stopped)) => output.flush().map(|()| Some(stopped)),
+        Err(error) => output.flush().and(Err(error)),
+    };
+    if !matches!(ended, Ok(None)) {
+        output.abandon();
+    }
+    ended
+}
+
+/// Reads the input, looks its rows up and writes them to `output` in order, until the input
+/// ends (`Ok(None)`) or a signal stops the run.
+async fn write_rows(
+    pipeline: &Pipeline,
+    plan: &Plan,
+    existing: Option<Existing>,
+    stop: impl Future<Output = Stop>,
+    progress: &mut Progress,
+    tally: &mut Tally,
+    output: &mut Output,
+) -> Result<Option<Stop>, BatchError> {
     let source = rows::open(plan)?;
     let read_ahead = plan.concurrency.clamp(64, READ_AHEAD_MAX);
     let mut events = rows::spawn_reader(source, plan.input.clone(), read_ahead);
@@ -513,19 +557,16 @@ async fn execute(
     // Resuming: read past the rows the output already holds, checking that they are this
     // input's, before anything in the output is changed.
     let mut header_written = false;
-    let mut keep_bytes = 0;
     if let Some(existing) = &existing {
         let skipped = tokio::select! {
             skipped = skip_existing(&mut events, existing, plan) => skipped?,
             stopped = &mut stop => return Ok(Some(stopped)),
         };
         header_written = skipped.header;
-        keep_bytes = existing.complete_len;
         tally.resumed = skipped.rows;
         tally.last_line = skipped.last_line;
         progress.skipped(skipped.rows, skipped.offset);
     }
-    let mut output = Output::open(&plan.output, existing.is_some(), keep_bytes)?;
     let encoder = ResultEncoder::new(plan.format, plan.delimiter, plan.output_format);
 
     let rows = futures::stream::unfold(events, |mut events| async move {
@@ -554,7 +595,6 @@ async fn execute(
 
     loop {
         if let Some(stopped) = stop.as_mut().now_or_never() {
-            output.flush()?;
             return Ok(Some(stopped));
         }
         let next = match results.next().now_or_never() {
@@ -570,11 +610,8 @@ async fn execute(
             }
         };
         match next {
-            None => break,
-            Some(Err(error)) => {
-                output.flush()?;
-                return Err(error);
-            }
+            None => return Ok(None),
+            Some(Err(error)) => return Err(error),
             Some(Ok(Done::Header(line))) => {
                 if !header_written {
                     output.write_raw(&line)?;
@@ -589,8 +626,6 @@ async fn execute(
             }
         }
     }
-    output.flush()?;
-    Ok(None)
 }
 
 /// What [`skip_existing`] read past.

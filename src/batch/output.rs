@@ -7,11 +7,18 @@
 //! input), when it fills, and at the end, so that a kill or crash leaves complete records
 //! followed by at most one partial one, which `--resume` cuts away.
 //!
+//! An existing output file is not changed until there is something to write: opening only
+//! checks that it can be written, and it is cut (to nothing, or with `--resume` to its
+//! complete records) at the first write, or at the end of a run that wrote nothing. So a run
+//! that fails before its first row (a wrong `--url-column`, an input that is not text, a
+//! refused resume) leaves yesterday's file byte for byte as it was.
+//!
 //! Must not: decide what the original part of a record is (the format modules do), or
 //! reorder records.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
 use super::compare::{self, Comparison};
 use super::csv_rows::{FieldEncoder, result_columns};
@@ -124,7 +131,7 @@ pub fn url_list_csv(reports: &[Report]) -> Vec<u8> {
 
 /// Where the records go.
 pub(crate) struct Output {
-    writer: BufWriter<Box<dyn Write + Send>>,
+    sink: Sink,
     endpoint: Endpoint,
     record: Vec<u8>,
     /// Rows handed to the buffer.
@@ -133,35 +140,80 @@ pub(crate) struct Output {
     flushed_rows: u64,
 }
 
+/// The output before and after its first write.
+enum Sink {
+    /// A file opened for writing but not changed yet: at the first write it is cut to `keep`
+    /// bytes and written after them.
+    Waiting {
+        file: File,
+        keep: u64,
+        /// Whether this run created the file (so that a run that never writes removes it).
+        created: bool,
+        path: PathBuf,
+    },
+    /// Writing.
+    Open(BufWriter<Box<dyn Write + Send>>),
+}
+
 impl Output {
-    /// Opens `endpoint`. A file is created or truncated, or with `resume`, cut to its first
-    /// `keep` bytes and appended to.
+    /// Opens `endpoint`. A file is created when missing; an existing one is only opened, and
+    /// at the first write (or [`Output::finish`]) cut to nothing, or with `resume` to its first
+    /// `keep` bytes, and appended to.
     ///
     /// # Errors
     ///
     /// [`BatchError::OpenOutput`] naming the file.
     pub(crate) fn open(endpoint: &Endpoint, resume: bool, keep: u64) -> Result<Output, BatchError> {
-        let sink: Box<dyn Write + Send> = match endpoint {
+        let sink = match endpoint {
             Endpoint::File(path) => {
-                let opened = if resume {
-                    open_at(path, keep)
-                } else {
-                    File::create(path)
-                };
-                Box::new(opened.map_err(|source| BatchError::OpenOutput {
-                    output: endpoint.clone(),
-                    source,
-                })?)
+                let (file, created) =
+                    open_unchanged(path).map_err(|source| BatchError::OpenOutput {
+                        output: endpoint.clone(),
+                        source,
+                    })?;
+                Sink::Waiting {
+                    file,
+                    keep: if resume { keep } else { 0 },
+                    created,
+                    path: path.clone(),
+                }
             }
-            _ => Box::new(std::io::stdout()),
+            _ => Sink::Open(BufWriter::with_capacity(
+                WRITE_BUFFER,
+                Box::new(std::io::stdout()),
+            )),
         };
         Ok(Output {
-            writer: BufWriter::with_capacity(WRITE_BUFFER, sink),
+            sink,
             endpoint: endpoint.clone(),
             record: Vec::new(),
             rows: 0,
             flushed_rows: 0,
         })
+    }
+
+    /// The writer, cutting the file first if this is the first write.
+    fn writer(&mut self) -> Result<&mut BufWriter<Box<dyn Write + Send>>, BatchError> {
+        if let Sink::Waiting { file, keep, .. } = &mut self.sink {
+            // Only a regular file is cut; a device or pipe (`-o /dev/stdout`) is written to as
+            // it is. The clone is the same open file; the waiting handle is dropped below.
+            let cut = file.metadata().and_then(|metadata| {
+                if metadata.is_file() {
+                    file.set_len(*keep)?;
+                    file.seek(SeekFrom::End(0))?;
+                }
+                file.try_clone()
+            });
+            let file = cut.map_err(|source| BatchError::OpenOutput {
+                output: self.endpoint.clone(),
+                source,
+            })?;
+            self.sink = Sink::Open(BufWriter::with_capacity(WRITE_BUFFER, Box::new(file)));
+        }
+        match &mut self.sink {
+            Sink::Open(writer) => Ok(writer),
+            Sink::Waiting { .. } => unreachable!("the sink was opened above"),
+        }
     }
 
     /// Writes bytes as they are (the CSV header line).
@@ -170,9 +222,8 @@ impl Output {
     ///
     /// [`BatchError::WriteOutput`].
     pub(crate) fn write_raw(&mut self, bytes: &[u8]) -> Result<(), BatchError> {
-        self.writer
-            .write_all(bytes)
-            .map_err(|source| self.error(source))
+        let written = self.writer()?.write_all(bytes);
+        written.map_err(|source| self.error(source))
     }
 
     /// Writes one row with its encoded result (see [`ResultEncoder`]).
@@ -191,22 +242,53 @@ impl Output {
         self.record.extend_from_slice(&row.prefix);
         self.record.extend_from_slice(&result);
         self.record.extend_from_slice(&row.suffix);
-        self.writer
-            .write_all(&self.record)
-            .map_err(|source| self.error(source))?;
+        let record = std::mem::take(&mut self.record);
+        let written = self.writer()?.write_all(&record);
+        self.record = record;
+        written.map_err(|source| self.error(source))?;
         self.rows += 1;
         Ok(())
     }
 
-    /// Hands everything written so far to the operating system.
+    /// Hands everything written so far to the operating system. An output not written to yet
+    /// stays as it is.
     ///
     /// # Errors
     ///
     /// [`BatchError::WriteOutput`].
     pub(crate) fn flush(&mut self) -> Result<(), BatchError> {
-        self.writer.flush().map_err(|source| self.error(source))?;
+        if let Sink::Open(writer) = &mut self.sink {
+            let flushed = writer.flush();
+            flushed.map_err(|source| self.error(source))?;
+        }
         self.flushed_rows = self.rows;
         Ok(())
+    }
+
+    /// Ends a run that read its whole input: the output holds exactly what was written, even
+    /// when that is nothing (an empty input empties an existing file).
+    ///
+    /// # Errors
+    ///
+    /// [`BatchError::OpenOutput`] or [`BatchError::WriteOutput`].
+    pub(crate) fn finish(&mut self) -> Result<(), BatchError> {
+        self.writer()?;
+        self.flush()
+    }
+
+    /// Ends a run that stopped before writing anything: the output is left as it was, and a
+    /// file this run created is removed again. Does nothing once something was written.
+    pub(crate) fn abandon(self) {
+        if let Sink::Waiting {
+            file,
+            created: true,
+            path,
+            ..
+        } = self.sink
+        {
+            drop(file);
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     fn error(&self, source: std::io::Error) -> BatchError {
@@ -218,14 +300,15 @@ impl Output {
     }
 }
 
-/// Opens `path` for appending after its first `keep` bytes (creating it when missing).
-fn open_at(path: &std::path::Path, keep: u64) -> std::io::Result<File> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)?;
-    file.set_len(keep)?;
-    file.seek(SeekFrom::End(0))?;
-    Ok(file)
+/// Opens `path` for writing without changing it, creating it when missing; says whether it
+/// was created.
+fn open_unchanged(path: &Path) -> std::io::Result<(File, bool)> {
+    match OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(file) => Ok((file, true)),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            let file = OpenOptions::new().write(true).open(path)?;
+            Ok((file, false))
+        }
+        Err(error) => Err(error),
+    }
 }

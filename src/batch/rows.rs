@@ -14,6 +14,7 @@ use super::csv_rows::CsvSource;
 use super::jsonl_rows::JsonlSource;
 use super::line_rows::LineSource;
 use super::output::ResultEncoder;
+use super::sniff::{TextOnly, as_not_text};
 use super::{BatchError, Endpoint, Plan};
 use crate::config::BatchFormat;
 
@@ -101,15 +102,13 @@ pub(crate) trait RowSource: Send {
 /// [`BatchError::OpenInput`] when the file cannot be opened.
 pub(crate) fn open(plan: &Plan) -> Result<Box<dyn RowSource>, BatchError> {
     let raw: Box<dyn Read + Send> = match &plan.input {
-        Endpoint::File(path) => {
-            Box::new(
-                std::fs::File::open(path).map_err(|source| BatchError::OpenInput {
-                    input: plan.input.clone(),
-                    source,
-                })?,
-            )
-        }
-        _ => Box::new(std::io::stdin()),
+        Endpoint::File(path) => Box::new(TextOnly::new(std::fs::File::open(path).map_err(
+            |source| BatchError::OpenInput {
+                input: plan.input.clone(),
+                source,
+            },
+        )?)),
+        _ => Box::new(TextOnly::new(std::io::stdin())),
     };
     Ok(match plan.format {
         BatchFormat::Csv => Box::new(CsvSource::new(
@@ -147,7 +146,7 @@ pub(crate) fn spawn_reader(
             let sender = sender.clone();
             move || {
                 loop {
-                    let event = source.next_event();
+                    let event = source.next_event().map_err(not_text);
                     let last = !matches!(event, Ok(Some(_)));
                     let Some(event) = event.transpose() else {
                         return;
@@ -167,6 +166,20 @@ pub(crate) fn spawn_reader(
         }));
     }
     receiver
+}
+
+/// An input refused by [`TextOnly`] as not text: its own error rather than a read error at
+/// line 1, since nothing of it was read as rows.
+fn not_text(error: BatchError) -> BatchError {
+    if let BatchError::ReadInput { input, source, .. } = &error
+        && let Some(what) = as_not_text(source)
+    {
+        return BatchError::NotText {
+            input: input.clone(),
+            what,
+        };
+    }
+    error
 }
 
 /// An input read line by line, counting lines and bytes so that every row knows where it ends

@@ -946,3 +946,110 @@ fn exit_status_is_1_when_the_run_cannot_complete_and_2_for_usage() {
     assert!(output.stderr.is_empty(), "--quiet: {}", stderr(&output));
     assert_eq!(json_lines(&output.stdout).len(), 3);
 }
+
+/// Every way a run can fail before its first row leaves yesterday's output as it was, byte for
+/// byte, and leaves no file behind where there was none.
+#[test]
+fn a_run_that_fails_before_its_first_row_leaves_the_old_output_byte_for_byte() {
+    let setup = Setup::new();
+    let input = setup.write("reports.csv", "url,id\nnl.example,1\nus.example,2\n");
+    let output_path = setup.path("reports.enriched.csv");
+    let yesterday = setup
+        .batch()
+        .arg(&input)
+        .arg("-o")
+        .arg(&output_path)
+        .output()
+        .unwrap();
+    assert_success(&yesterday);
+    let before = std::fs::read(&output_path).unwrap();
+    assert!(before.len() > 100);
+
+    let not_text = support::fixtures().join("not-text");
+    let cases = [
+        (
+            setup.write("no-url.csv", "id,link\n1,nl.example\n"),
+            "has no column \"url\"",
+        ),
+        (setup.path("missing.csv"), "cannot open the input"),
+        (setup.dir.path().to_owned(), "cannot read the input"),
+        (
+            not_text.join("text_bar.xlsx"),
+            "is an Excel workbook (.xlsx), not text",
+        ),
+        (
+            not_text.join("test_comments_gdocs.xlsx"),
+            "is an Excel workbook (.xlsx), not text",
+        ),
+        (
+            not_text.join("ragged.xls"),
+            "is an old-style Microsoft Office file (.xls or .doc), not text",
+        ),
+        (not_text.join("urls.csv.gz"), "is gzip-compressed, not text"),
+    ];
+    for (input, problem) in &cases {
+        for output_path in [output_path.clone(), setup.path("new.csv")] {
+            let output = setup
+                .batch()
+                .arg(input)
+                .arg("-o")
+                .arg(&output_path)
+                .output()
+                .unwrap();
+            assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+            let message = stderr(&output);
+            assert!(
+                message.starts_with("hostloc: error: ") && message.contains(problem),
+                "{input:?}: {message}"
+            );
+            assert_eq!(message.matches(problem).count(), 1, "said once: {message}");
+        }
+        assert_eq!(std::fs::read(&output_path).unwrap(), before, "{input:?}");
+        assert!(
+            !setup.path("new.csv").exists(),
+            "{input:?} left a new file behind"
+        );
+    }
+    // Binary on stdin is refused too, and the message says what to do.
+    let gzip = std::fs::read(not_text.join("urls.csv.gz")).unwrap();
+    let mut command = setup.batch();
+    command.args(["--format", "csv", "-o"]).arg(&output_path);
+    let output = run_with_stdin(&mut command, gzip);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("the input stdin is gzip-compressed, not text; decompress it"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read(&output_path).unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_run_stopped_before_its_first_row_leaves_the_old_output_and_an_empty_input_empties_it() {
+    let setup = Setup::new();
+    let input = setup.write("in.txt", "nl.example\n");
+    let output_path = setup.write("out.txt", "yesterday's results\n");
+    let pipeline = setup.pipeline(CacheSettings::default());
+    let stopped = batch::run_until(&pipeline, &args(&input, &output_path, 4), async {
+        Stop::Interrupt
+    })
+    .await
+    .unwrap();
+    assert!(!stopped.complete);
+    assert_eq!(
+        std::fs::read(&output_path).unwrap(),
+        b"yesterday's results\n"
+    );
+
+    // A run that reads its whole input writes what it found, even when that is nothing.
+    let empty = setup.write("empty.txt", "");
+    let done = batch::run_until(
+        &pipeline,
+        &args(&empty, &output_path, 4),
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    assert!(done.complete);
+    assert_eq!(std::fs::read(&output_path).unwrap(), b"");
+}

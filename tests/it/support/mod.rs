@@ -23,6 +23,12 @@ use hostloc::resolve::{DnsResolver, DnsSettings, DnsTransport};
 pub(crate) use dns::{Answer, BlackHoleDns, TestDns};
 pub(crate) use mmdb::TestWorld;
 
+/// `tests/fixtures` of this repository: test data from elsewhere, with its sources and
+/// licences.
+pub(crate) fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
 /// `../shared/fixtures`, beside the repository.
 pub(crate) fn shared_fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
