@@ -21,22 +21,18 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::cache::{CacheSettings, DnsCache};
+use crate::data_files::{self, Bundled, DataFilesError, GivenFiles, SearchPath};
 use crate::error::StartupError;
-use crate::pipeline::{DataError, DataPaths, DataSet, Pipeline, PipelineSettings};
+use crate::pipeline::{DataPaths, DataSet, Pipeline, PipelineSettings};
 use crate::resolve::{DnsResolver, DnsSettings, DnsTransport, NameServerAddr};
 use crate::verdict::Jurisdiction;
 
-/// The bundled data directory, as built: `data/` of the source tree.
-const BUNDLED_DATA_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
+/// The bundled data directory, as built: `data/` of the source tree (used while it exists).
+const SOURCE_DATA_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
 
-/// File names of the bundled data inside the data directory.
-pub const BUNDLED_COUNTRY_DB: &str = "dbip-country.mmdb";
-/// The bundled ASN database, built by `hostloc data import-asn`.
-pub const BUNDLED_ASN_DB: &str = "asn.mmdb";
-/// The bundled CDN / reverse-proxy list.
-pub const BUNDLED_NETWORKS: &str = "networks.csv";
-/// The bundled table of INHOPE member hotlines by country.
-pub const BUNDLED_HOTLINES: &str = "hotlines.csv";
+/// Where geoipupdate writes its databases: its own default, then the Debian package's and
+/// an older default.
+const GEOIPUPDATE_DIRS: &str = "/usr/local/share/GeoIP,/var/lib/GeoIP,/usr/share/GeoIP";
 
 /// hostloc: where is this reported URL hosted, and is it in our jurisdiction?
 #[derive(Debug, Parser)]
@@ -176,14 +172,17 @@ pub struct PipelineArgs {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Data")]
 pub struct DataArgs {
-    /// Country database (.mmdb). Default: the bundled DB-IP Lite country database.
+    /// Country database (.mmdb). Default: found as docs/data.md says, else the bundled one.
     ///
     /// MaxMind GeoIP2/GeoLite2 Country, City or Enterprise, DB-IP, IPinfo Lite or
-    /// ip-location-db layouts are all read.
+    /// ip-location-db layouts are all read. Without this option the file is looked for in
+    /// --data-dir, then geoipupdate's directories, then hostloc's data directories, then the
+    /// bundled data (docs/data.md).
     #[arg(long, env = "HOSTLOC_COUNTRY_DB", value_name = "PATH")]
     pub country_db: Option<PathBuf>,
 
-    /// ASN database (.mmdb); may be the same file as the country database. Default: bundled.
+    /// ASN database (.mmdb); may be the same file as the country database. Default: as for
+    /// --country-db.
     ///
     /// GeoLite2-ASN, GeoIP2-ISP, IPinfo Lite, or the bundled one (built by
     /// `hostloc data import-asn`).
@@ -209,10 +208,25 @@ pub struct DataArgs {
     )]
     pub hotlines: Option<PathBuf>,
 
-    /// Directory the files not given above are read from. Default: the bundled data.
-    #[arg(long, env = "HOSTLOC_DATA_DIR", value_name = "DIR", hide_short_help = true,
-          default_value = BUNDLED_DATA_DIR, hide_default_value = true)]
-    pub data_dir: PathBuf,
+    /// The one directory the files not given above are read from.
+    ///
+    /// It may hold each file under its bundled name (dbip-country.mmdb, asn.mmdb,
+    /// networks.csv, hotlines.csv) or MaxMind's (GeoLite2-Country.mmdb, GeoLite2-ASN.mmdb, …). Default: the
+    /// search of docs/data.md.
+    #[arg(
+        long,
+        env = "HOSTLOC_DATA_DIR",
+        value_name = "DIR",
+        hide_short_help = true
+    )]
+    pub data_dir: Option<PathBuf>,
+
+    /// geoipupdate's database directory, searched for MaxMind databases; repeat or separate
+    /// with commas ("" for none).
+    #[arg(long = "geoipupdate-dir", env = "HOSTLOC_GEOIPUPDATE_DIRS", value_delimiter = ',',
+          default_value = GEOIPUPDATE_DIRS, hide_short_help = true, value_name = "DIR",
+          value_parser = parse_search_dir)]
+    pub geoipupdate_dirs: Vec<PathBuf>,
 
     /// Warn in every result (and fail /readyz) when a database was built longer ago than this
     /// (e.g. 35d). Default: no limit.
@@ -567,6 +581,11 @@ fn parse_delimiter(text: &str) -> Result<u8, String> {
     Ok(byte)
 }
 
+/// Parses a directory to search; unlike a path option, it may be empty, which means none.
+fn parse_search_dir(text: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(text))
+}
+
 /// `hostloc data ...`.
 #[derive(Debug, Clone, Subcommand)]
 pub enum DataCommand {
@@ -738,35 +757,69 @@ fn option_takes_value(command: &clap::Command, name: &str) -> Option<bool> {
 }
 
 impl DataArgs {
-    /// The data files, with bundled defaults for any not given.
-    pub fn data_paths(&self) -> DataPaths {
-        DataPaths {
-            country_db: self
-                .country_db
-                .clone()
-                .unwrap_or_else(|| self.data_dir.join(BUNDLED_COUNTRY_DB)),
-            asn_db: self
-                .asn_db
-                .clone()
-                .unwrap_or_else(|| self.data_dir.join(BUNDLED_ASN_DB)),
-            networks: self
-                .networks
-                .clone()
-                .unwrap_or_else(|| self.data_dir.join(BUNDLED_NETWORKS)),
-            hotlines: self
-                .hotlines
-                .clone()
-                .unwrap_or_else(|| self.data_dir.join(BUNDLED_HOTLINES)),
-        }
-    }
-
-    /// Loads the databases, the networks file and the hotline table.
+    /// The data files: those given, and the others found by the search of
+    /// [`crate::data_files`], ending with `bundled` (the copy a binary carries, if any).
     ///
     /// # Errors
     ///
-    /// [`DataError`] naming the file that could not be used.
-    pub fn load(&self) -> Result<DataSet, DataError> {
-        DataSet::load(&self.data_paths())
+    /// [`DataFilesError`] when a file cannot be found.
+    pub fn data_paths(&self, bundled: Option<&Bundled>) -> Result<DataPaths, DataFilesError> {
+        let given = GivenFiles {
+            country_db: self.country_db.clone(),
+            asn_db: self.asn_db.clone(),
+            networks: self.networks.clone(),
+            hotlines: self.hotlines.clone(),
+        };
+        data_files::find(&given, &self.search_path(), bundled)
+    }
+
+    /// Where files not given are looked for: the options, and the XDG base directories of
+    /// the environment.
+    fn search_path(&self) -> SearchPath {
+        // The XDG base directory specification: unset, empty or relative values are ignored.
+        let absolute = |name: &str| {
+            std::env::var_os(name)
+                .map(PathBuf::from)
+                .filter(|path| path.is_absolute())
+        };
+        let home = absolute("HOME");
+        let data_home = absolute("XDG_DATA_HOME")
+            .or_else(|| home.as_ref().map(|home| home.join(".local/share")));
+        let data_dirs: Vec<PathBuf> = match std::env::var_os("XDG_DATA_DIRS") {
+            Some(dirs) if !dirs.is_empty() => std::env::split_paths(&dirs)
+                .filter(|path| path.is_absolute())
+                .collect(),
+            _ => vec!["/usr/local/share".into(), "/usr/share".into()],
+        };
+        let cache_home =
+            absolute("XDG_CACHE_HOME").or_else(|| home.as_ref().map(|home| home.join(".cache")));
+        SearchPath {
+            data_dir: self.data_dir.clone(),
+            geoipupdate_dirs: self
+                .geoipupdate_dirs
+                .iter()
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .cloned()
+                .collect(),
+            data_dirs: data_home
+                .into_iter()
+                .chain(data_dirs)
+                .map(|dir| dir.join("hostloc"))
+                .collect(),
+            source_dir: Some(PathBuf::from(SOURCE_DATA_DIR)).filter(|dir| dir.is_dir()),
+            cache_dir: cache_home.map(|dir| dir.join("hostloc")),
+        }
+    }
+
+    /// Finds and loads the databases and the networks file.
+    ///
+    /// # Errors
+    ///
+    /// [`StartupError`] naming the file that could not be found or used.
+    pub fn load(&self, bundled: Option<&Bundled>) -> Result<(DataPaths, DataSet), StartupError> {
+        let paths = self.data_paths(bundled)?;
+        let data = DataSet::load(&paths)?;
+        Ok((paths, data))
     }
 }
 
@@ -805,14 +858,14 @@ impl PipelineArgs {
         }
     }
 
-    /// Loads the data and sets up DNS: the pipeline every lookup command uses.
+    /// Loads the data (ending the search with `bundled`, the copy a binary carries) and sets
+    /// up DNS: the pipeline every lookup command uses.
     ///
     /// # Errors
     ///
     /// [`StartupError`] naming the file or setting that could not be used.
-    pub fn pipeline(&self) -> Result<Pipeline, StartupError> {
-        let paths = self.data.data_paths();
-        let data = DataSet::load(&paths)?;
+    pub fn pipeline(&self, bundled: Option<&Bundled>) -> Result<Pipeline, StartupError> {
+        let (paths, data) = self.data.load(bundled)?;
         let resolver = DnsResolver::new(&self.dns.dns_settings())?;
         Ok(Pipeline::new(
             data,
@@ -845,13 +898,30 @@ mod tests {
 
     #[test]
     fn defaults_point_at_the_bundled_data() {
-        let pipeline = lookup_pipeline(&["hostloc", "lookup", "example.nl"]);
-        let paths = pipeline.data.data_paths();
-        assert!(paths.country_db.ends_with("data/dbip-country.mmdb"));
-        assert!(paths.asn_db.ends_with("data/asn.mmdb"));
-        assert!(paths.networks.ends_with("data/networks.csv"));
-        assert!(paths.hotlines.ends_with("data/hotlines.csv"));
+        let pipeline =
+            lookup_pipeline(&["hostloc", "lookup", "--geoipupdate-dir", "", "example.nl"]);
+        let search = pipeline.data.search_path();
+        assert!(search.geoipupdate_dirs.is_empty());
+        let source = search.source_dir.clone().expect("the source tree's data/");
+        assert!(source.ends_with("data"));
+        let paths = data_files::find(
+            &GivenFiles::default(),
+            &SearchPath {
+                data_dirs: Vec::new(),
+                ..search
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(paths.country_db, source.join("dbip-country.mmdb"));
+        assert_eq!(paths.asn_db, source.join("asn.mmdb"));
+        assert_eq!(paths.networks, source.join("networks.csv"));
+        assert_eq!(paths.hotlines, source.join("hotlines.csv"));
         assert_eq!(pipeline.referral.jurisdiction.code(), "NL");
+        let defaults = lookup_pipeline(&["hostloc", "lookup"])
+            .data
+            .geoipupdate_dirs;
+        assert_eq!(defaults.len(), 3, "{defaults:?}");
     }
 
     #[test]
@@ -927,7 +997,7 @@ mod tests {
         else {
             unreachable!()
         };
-        assert_eq!(info.data.data_paths().country_db, PathBuf::from("c.mmdb"));
+        assert_eq!(info.data.country_db, Some(PathBuf::from("c.mmdb")));
         let Command::Batch(batch) = parse(&["hostloc", "-q", "batch", "in.csv"]).command else {
             unreachable!()
         };

@@ -5,6 +5,7 @@
 //! into their own form at the edge: a one-line message and exit status 1 for the CLI, a failed
 //! reload in the HTTP API.
 
+use crate::data_files::DataFilesError;
 use crate::pipeline::DataError;
 use crate::resolve::ResolverSetupError;
 
@@ -13,6 +14,9 @@ use crate::resolve::ResolverSetupError;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartupError {
+    /// A data file cannot be found.
+    #[error(transparent)]
+    DataFiles(#[from] DataFilesError),
     /// A data file.
     #[error(transparent)]
     Data(#[from] DataError),

@@ -294,7 +294,7 @@ impl GeoDb {
     ///
     /// ```
     /// # let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-    /// #     .join("../shared/fixtures/maxmind/test-data");
+    /// #     .join("tests/fixtures/maxmind/test-data");
     /// # let country_path = fixtures.join("GeoIP2-Country-Test.mmdb");
     /// # let asn_path = fixtures.join("GeoLite2-ASN-Test.mmdb");
     /// use hostloc::geoip::GeoDb;

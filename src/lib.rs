@@ -30,6 +30,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod data_csv;
+pub mod data_files;
 pub mod dns_transport;
 pub mod error;
 pub mod geoip;

@@ -1,7 +1,7 @@
 //! The `hostloc` binary: parse the configuration, set up logging, run one command.
 //!
 //! No lookup logic lives here. Errors from the library arrive typed and are printed once, as
-//! one line naming what to fix, with the exit status of SPEC.md: 0 when every input got a
+//! one line naming what to fix, with the exit status of docs/spec.md: 0 when every input got a
 //! result, 1 when hostloc itself could not work, 2 for usage errors (clap's own).
 
 use std::io::{ErrorKind, Write};
@@ -10,7 +10,18 @@ use std::time::SystemTime;
 
 use anyhow::Context;
 use hostloc::config::{Cli, Command, DataCommand};
+use hostloc::data_files::Bundled;
 use hostloc::{asn_import, batch, cli, http, manual, telemetry};
+
+/// The bundled data, carried inside the binary so that an installed hostloc finds data
+/// wherever it runs (the last place `hostloc::data_files` looks). Only this binary carries it,
+/// not the library and its test binaries.
+const BUNDLED: Bundled = Bundled {
+    country_db: include_bytes!("../data/dbip-country.mmdb"),
+    asn_db: include_bytes!("../data/asn.mmdb"),
+    networks: include_bytes!("../data/networks.csv"),
+    hotlines: include_bytes!("../data/hotlines.csv"),
+};
 
 fn main() -> ExitCode {
     let args = Cli::parse_args();
@@ -38,7 +49,7 @@ fn main() -> ExitCode {
 async fn run(args: Cli) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Lookup(command) => {
-            let pipeline = command.pipeline.pipeline()?;
+            let pipeline = command.pipeline.pipeline(Some(&BUNDLED))?;
             let lookup = command.lookup;
             let mut stdout = std::io::stdout();
             cli::run_lookup(
@@ -53,12 +64,12 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(command) => {
-            let pipeline = command.pipeline.pipeline()?;
+            let pipeline = command.pipeline.pipeline(Some(&BUNDLED))?;
             http::serve(pipeline, &command.serve).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Batch(command) => {
-            let pipeline = command.pipeline.pipeline()?;
+            let pipeline = command.pipeline.pipeline(Some(&BUNDLED))?;
             let outcome = batch::run(&pipeline, &command.batch).await?;
             Ok(if outcome.complete {
                 ExitCode::SUCCESS
@@ -91,8 +102,7 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Data(DataCommand::Info(info)) => {
-            let paths = info.data.data_paths();
-            let data = info.data.load()?;
+            let (paths, data) = info.data.load(Some(&BUNDLED))?;
             let mut stdout = std::io::stdout().lock();
             for info in data.geo.infos() {
                 writeln!(

@@ -3,7 +3,7 @@
 //! Owns the wire format. `hostloc lookup --json`, `GET /v1/lookup`, `POST /v1/lookup` and the
 //! JSONL output of `hostloc batch` all emit [`Report`] exactly as serde writes it here; the CSV
 //! of `hostloc batch` (and of `POST /v1/lookup?format=csv`, which is batch's CSV for a one-column
-//! `url` file) flattens it with [`Report::csv_columns`]. The contract is `SPEC.md`
+//! `url` file) flattens it with [`Report::csv_columns`]. The contract is `docs/spec.md`
 //! ("Result object"); fields beyond it are additions, never renames.
 //!
 //! # Wire format
@@ -15,7 +15,7 @@
 //! | `host` | string or null | lower case, punycode, no trailing dot, IPv6 without brackets |
 //! | `host_kind` | `"domain"`, `"ipv4"`, `"ipv6"` or null | |
 //! | `registrable_domain` | string or null | by the Public Suffix List; null for IP literals |
-//! | `verdict` | string | one of the eight verdicts of SPEC.md |
+//! | `verdict` | string | one of the eight verdicts of docs/spec.md |
 //! | `referral` | bool | true for `domestic` and `partly_domestic` |
 //! | `jurisdiction` | string | ISO 3166-1 alpha-2 the verdict was decided for |
 //! | `reason` | string | one sentence an analyst can act on |

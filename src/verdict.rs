@@ -1,6 +1,6 @@
 //! Verdict: what the hotline should do with a report, and the sentence that says why.
 //!
-//! Owns the verdict table of `SPEC.md`: given the addresses of a host (already located and
+//! Owns the verdict table of `docs/spec.md`: given the addresses of a host (already located and
 //! tagged public / CDN), decide `domestic`, `partly_domestic`, `foreign`, `behind_cdn`,
 //! `not_public` or `unknown` for a jurisdiction; and word the `invalid` and `unresolved` cases.
 //! Pure functions only: no I/O, no clock, no configuration beyond the jurisdiction passed in.

@@ -1,6 +1,6 @@
 //! HTTP: `hostloc serve`, the API triage tools call for every incoming report.
 //!
-//! Owns the HTTP front end: the routes of SPEC.md ("HTTP"), their JSON errors, access rules,
+//! Owns the HTTP front end: the routes of docs/spec.md ("HTTP"), their JSON errors, access rules,
 //! limits, metrics, logs, hot reload triggers and graceful shutdown. Every lookup goes through
 //! [`Pipeline::lookup`] and is answered with its [`Report`](crate::Report) as is; no URL
 //! parsing, resolving or judging happens here.

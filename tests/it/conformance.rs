@@ -12,8 +12,8 @@ use ipnet::IpNet;
 use mmdb_writer::Value;
 use serde_json::Value as Json;
 
+use crate::support::fixtures;
 use crate::support::mmdb::{WorldRow, write_db};
-use crate::support::shared_fixtures;
 
 /// What a lookup must return, read from a source JSON record.
 #[derive(Debug, PartialEq, Eq)]
@@ -75,7 +75,7 @@ fn parse_network(text: &str) -> IpNet {
 
 /// Every network of `source` answered by `database` as the most specific source record says.
 fn check_against_source(database_file: &str, source_file: &str) -> usize {
-    let fixtures = shared_fixtures().join("maxmind");
+    let fixtures = fixtures().join("maxmind");
     let bytes = std::fs::read(fixtures.join("test-data").join(database_file)).expect("test db");
     let database = Arc::new(Database::from_bytes(bytes, database_file.to_owned()).expect("opens"));
     let geo = GeoDb::from_databases(Arc::clone(&database), database);
@@ -137,7 +137,7 @@ fn official_asn_and_isp_databases() {
 
 #[test]
 fn handy_addresses_from_the_fixture_readme() {
-    let fixtures = shared_fixtures().join("maxmind/test-data");
+    let fixtures = fixtures().join("maxmind/test-data");
     let geo = GeoDb::open(
         &fixtures.join("GeoIP2-Country-Test.mmdb"),
         &fixtures.join("GeoLite2-ASN-Test.mmdb"),
@@ -170,7 +170,7 @@ fn handy_addresses_from_the_fixture_readme() {
 
 #[test]
 fn anycast_trait_is_read() {
-    let fixtures = shared_fixtures().join("maxmind");
+    let fixtures = fixtures().join("maxmind");
     let source = std::fs::read_to_string(fixtures.join("source-data/GeoIP2-Country-Test.json"))
         .expect("json");
     let source: Vec<serde_json::Map<String, Json>> = serde_json::from_str(&source).unwrap();
@@ -354,8 +354,8 @@ fn missing_and_unreadable_files_name_the_file() {
     assert_eq!(error.kind(), "read");
     let dir = tempfile::tempdir().unwrap();
     let truncated = dir.path().join("truncated.mmdb");
-    let whole = std::fs::read(shared_fixtures().join("maxmind/test-data/GeoIP2-Country-Test.mmdb"))
-        .unwrap();
+    let whole =
+        std::fs::read(fixtures().join("maxmind/test-data/GeoIP2-Country-Test.mmdb")).unwrap();
     std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
     let error = Database::open(&truncated, DatabaseRole::Country).unwrap_err();
     assert!(error.to_string().contains("truncated.mmdb"), "{error}");
@@ -366,7 +366,7 @@ fn missing_and_unreadable_files_name_the_file() {
 /// opened and answers lookups without panicking; none may hang.
 #[test]
 fn corrupt_databases_never_crash_or_hang() {
-    let fixtures = shared_fixtures().join("maxmind");
+    let fixtures = fixtures().join("maxmind");
     let mut files: Vec<_> = std::fs::read_dir(fixtures.join("bad-data"))
         .unwrap()
         .map(|entry| entry.unwrap().path())

@@ -351,7 +351,7 @@ async fn the_report_carries_its_evidence() {
         Some("2026-06-01T00:00:00Z")
     );
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
-    // Every field of SPEC.md's result object is present under its name.
+    // Every field of docs/spec.md's result object is present under its name.
     let json = serde_json::to_value(&report).unwrap();
     for field in [
         "input",

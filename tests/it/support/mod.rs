@@ -29,11 +29,6 @@ pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// `../shared/fixtures`, beside the repository.
-pub(crate) fn shared_fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
-}
-
 /// Both DNS transports, for tests that must hold for each.
 pub(crate) const TRANSPORTS: [DnsTransport; 2] = [DnsTransport::Pooled, DnsTransport::Hickory];
 
@@ -156,7 +151,19 @@ pub(crate) fn hostloc_bare() -> Command {
             command.env_remove(key);
         }
     }
-    command.env("NO_COLOR", "1").env_remove("RUST_LOG");
+    // Data only from the test's flags or the source tree, never from this machine's
+    // geoipupdate or XDG directories; an unpacked bundled copy goes under target/.
+    let nowhere = Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-such-dir");
+    command
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env("HOSTLOC_GEOIPUPDATE_DIRS", "")
+        .env("XDG_DATA_HOME", &nowhere)
+        .env("XDG_DATA_DIRS", &nowhere)
+        .env(
+            "XDG_CACHE_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache"),
+        );
     command
 }
 
