@@ -13,6 +13,7 @@ use futures::{Stream, StreamExt};
 use tokio::io::AsyncBufReadExt;
 
 use crate::Pipeline;
+use crate::data_age;
 use crate::hotlines::Hotline;
 use crate::report::Report;
 use crate::verdict::Verdict;
@@ -64,13 +65,26 @@ pub async fn run_lookup(
         })
         .buffered(concurrency.max(1));
     let color = anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
+    // Every result carries the warnings about the data's age; a person reads them once, after
+    // the results, rather than under each one.
+    let data_warnings = data_age::stale_warnings(&pipeline.database_ages());
     while let Some(report) = reports.next().await {
-        let report = report?;
+        let mut report = report?;
         if json {
             serde_json::to_writer(&mut *out, &report)?;
             out.write_all(b"\n")?;
         } else {
+            report
+                .warnings
+                .retain(|warning| !data_warnings.contains(warning));
             out.write_all(render_summary(&report, color).as_bytes())?;
+        }
+        out.flush()?;
+    }
+    if !json {
+        for warning in &data_warnings {
+            let note = paint(color, warning_style(), "note:");
+            out.write_all(format!("{note} {warning}\n").as_bytes())?;
         }
         out.flush()?;
     }
@@ -123,15 +137,22 @@ fn verdict_style(verdict: Verdict) -> Style {
     Style::new().bold().fg_color(Some(color.into()))
 }
 
+fn warning_style() -> Style {
+    Style::new().fg_color(Some(AnsiColor::Yellow.into()))
+}
+
+/// `text` in `style` when `color` is on.
+fn paint(color: bool, style: Style, text: &str) -> String {
+    if color {
+        format!("{style}{text}{style:#}")
+    } else {
+        text.to_owned()
+    }
+}
+
 /// The human summary of one report: a few aligned lines and a blank line after.
 pub fn render_summary(report: &Report, color: bool) -> String {
-    let paint = |style: Style, text: &str| {
-        if color {
-            format!("{style}{text}{style:#}")
-        } else {
-            text.to_owned()
-        }
-    };
+    let paint = |style: Style, text: &str| paint(color, style, text);
     let label = |name: &str| paint(Style::new().dimmed(), &format!("{name:<9}"));
     let mut text = String::new();
     text.push_str(&paint(Style::new().bold(), &report.input));
@@ -225,10 +246,7 @@ pub fn render_summary(report: &Report, color: bool) -> String {
     for warning in &report.warnings {
         text.push_str(&format!(
             "  {}{warning}\n",
-            paint(
-                Style::new().fg_color(Some(AnsiColor::Yellow.into())),
-                &format!("{:<9}", "warning")
-            )
+            paint(warning_style(), &format!("{:<9}", "warning"))
         ));
     }
     text.push('\n');

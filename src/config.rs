@@ -21,6 +21,7 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::cache::{CacheSettings, DnsCache};
+use crate::data_age;
 use crate::data_files::{self, Bundled, DataFilesError, GivenFiles, SearchPath};
 use crate::error::StartupError;
 use crate::pipeline::{DataPaths, DataSet, Pipeline, PipelineSettings};
@@ -228,11 +229,16 @@ pub struct DataArgs {
           value_parser = parse_search_dir)]
     pub geoipupdate_dirs: Vec<PathBuf>,
 
-    /// Warn in every result (and fail /readyz) when a database was built longer ago than this
-    /// (e.g. 35d). Default: no limit.
-    #[arg(long, env = "HOSTLOC_MAX_DATA_AGE",
-          value_parser = humantime::parse_duration, value_name = "DURATION")]
-    pub max_data_age: Option<Duration>,
+    /// Warn in every result when a database was built longer ago than this ("off": never).
+    ///
+    /// The warning names the database and its age; it is also logged when `hostloc serve`
+    /// starts or reloads, and shown on /readyz (which fails only with --require-fresh-data).
+    /// 35 days suits monthly data such as the bundled DB-IP Lite.
+    #[arg(long, env = "HOSTLOC_MAX_DATA_AGE", default_value = "35d",
+          value_parser = data_age::parse_max_age, value_name = "DURATION")]
+    // Spelt out so that clap takes the whole `Option` from the parser ("off" is `None`)
+    // instead of making the option itself optional.
+    pub max_data_age: std::option::Option<Duration>,
 }
 
 /// DNS: which name servers are asked, and how.
@@ -463,6 +469,13 @@ pub struct ServeArgs {
     #[arg(long, env = "HOSTLOC_WATCH_INTERVAL",
           value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub watch_interval: Option<Duration>,
+
+    /// Answer /readyz with 503 while a database is older than --max-data-age.
+    ///
+    /// Without it the server is ready with stale data, and says so in every result, in its
+    /// log and on /readyz.
+    #[arg(long, env = "HOSTLOC_REQUIRE_FRESH_DATA")]
+    pub require_fresh_data: bool,
 
     /// How long shutdown (SIGTERM, SIGINT) waits for requests in flight.
     #[arg(long, env = "HOSTLOC_SHUTDOWN_GRACE", default_value = "10s", hide_short_help = true,
@@ -918,6 +931,12 @@ mod tests {
         assert_eq!(paths.networks, source.join("networks.csv"));
         assert_eq!(paths.hotlines, source.join("hotlines.csv"));
         assert_eq!(pipeline.referral.jurisdiction.code(), "NL");
+        assert_eq!(
+            pipeline.data.max_data_age,
+            Some(data_age::DEFAULT_MAX_DATA_AGE)
+        );
+        let off = lookup_pipeline(&["hostloc", "lookup", "--max-data-age", "off"]);
+        assert_eq!(off.data.max_data_age, None);
         let defaults = lookup_pipeline(&["hostloc", "lookup"])
             .data
             .geoipupdate_dirs;

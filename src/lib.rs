@@ -29,6 +29,7 @@ pub mod batch;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod data_age;
 pub mod data_csv;
 pub mod data_files;
 pub mod dns_transport;

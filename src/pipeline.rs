@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 
 use crate::cache::DnsCache;
+use crate::data_age::{self, DatabaseAge};
 use crate::data_csv::DataFileError;
 use crate::geoip::{self, GeoDb, GeoDbError};
 use crate::hotlines::HotlineTable;
@@ -105,7 +106,8 @@ impl DataSet {
 pub struct PipelineSettings {
     /// The jurisdiction verdicts are decided for.
     pub jurisdiction: Jurisdiction,
-    /// Data older than this adds a warning to every result (and fails `/readyz`).
+    /// Data older than this adds a warning to every result (`--max-data-age`; none: no
+    /// limit).
     pub max_data_age: Option<Duration>,
     /// Whether logs may contain reported URLs and hosts.
     pub log_urls: bool,
@@ -122,6 +124,15 @@ struct Inner {
     paths: Option<DataPaths>,
     dns: DnsCache,
     settings: PipelineSettings,
+    data_warnings: ArcSwap<DataWarnings>,
+}
+
+/// The data-age warnings of one data set, as worded in one minute.
+#[derive(Debug, Default)]
+struct DataWarnings {
+    loaded_at: Option<SystemTime>,
+    minute: u64,
+    warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -148,6 +159,7 @@ impl Pipeline {
                 paths,
                 dns,
                 settings,
+                data_warnings: ArcSwap::default(),
             }),
         }
     }
@@ -320,18 +332,50 @@ impl Pipeline {
         locate_address(&self.data(), ip, None).0
     }
 
-    fn data_warnings(&self, data: &DataSet) -> Vec<String> {
-        let mut warnings = Vec::new();
-        if let (Some(limit), Some(age)) = (self.inner.settings.max_data_age, data.age())
-            && age > limit
-        {
-            warnings.push(format!(
-                "the GeoIP data is {} days old, older than the configured maximum of {} days; \
-                 locations may have changed",
-                age.as_secs() / 86_400,
-                limit.as_secs() / 86_400
-            ));
+    /// How old each database in use is now, against `--max-data-age`.
+    pub fn database_ages(&self) -> Vec<DatabaseAge> {
+        data_age::database_ages(
+            &self.data().geo,
+            self.inner.settings.max_data_age,
+            SystemTime::now(),
+        )
+    }
+
+    /// Logs each database that is older than `--max-data-age` (at start and after a reload).
+    pub fn log_stale_data(&self) {
+        for age in self.database_ages() {
+            if let Some(warning) = &age.warning {
+                tracing::warn!(
+                    role = %age.role,
+                    file = %age.file,
+                    built = age.built.as_deref().unwrap_or("unknown"),
+                    "{warning}"
+                );
+            }
         }
+    }
+
+    /// The warnings about `data`'s age every result carries. Worded once a minute per data
+    /// set, not per lookup.
+    fn data_warnings(&self, data: &DataSet) -> Vec<String> {
+        if self.inner.settings.max_data_age.is_none() {
+            return Vec::new();
+        }
+        let now = SystemTime::now();
+        let minute = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs() / 60);
+        let cached = self.inner.data_warnings.load();
+        if cached.loaded_at == Some(data.loaded_at) && cached.minute == minute {
+            return cached.warnings.clone();
+        }
+        let ages = data_age::database_ages(&data.geo, self.inner.settings.max_data_age, now);
+        let warnings = data_age::stale_warnings(&ages);
+        self.inner.data_warnings.store(Arc::new(DataWarnings {
+            loaded_at: Some(data.loaded_at),
+            minute,
+            warnings: warnings.clone(),
+        }));
         warnings
     }
 }

@@ -37,6 +37,7 @@ mod server;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -51,6 +52,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::Pipeline;
 use crate::config::ServeArgs;
+use crate::data_age;
 
 pub use access::ApiToken;
 pub use error::{ApiError, ErrorBody};
@@ -97,6 +99,8 @@ pub struct HttpSettings {
     pub watch_interval: Option<Duration>,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// Whether `/readyz` fails while a database is older than `--max-data-age`.
+    pub require_fresh_data: bool,
 }
 
 impl Default for HttpSettings {
@@ -116,6 +120,7 @@ impl Default for HttpSettings {
             concurrency: 64,
             watch_interval: None,
             shutdown_grace: Duration::from_secs(10),
+            require_fresh_data: false,
         }
     }
 }
@@ -186,6 +191,7 @@ impl HttpSettings {
             )?,
             watch_interval: args.watch_interval.filter(|interval| !interval.is_zero()),
             shutdown_grace: args.shutdown_grace,
+            require_fresh_data: args.require_fresh_data,
         })
     }
 }
@@ -233,6 +239,8 @@ pub struct AppState {
     reloader: Reloader,
     metrics: PrometheusHandle,
     in_flight: Arc<Semaphore>,
+    /// What `/readyz` said last, so that a change is logged once (with its reason).
+    ready: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -254,7 +262,27 @@ impl AppState {
             metrics: prometheus::handle(),
             settings: Arc::new(settings),
             pipeline,
+            ready: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// Whether the server is ready now, and if not, why: a database older than
+    /// `--max-data-age` while `--require-fresh-data` is set. A change since the last call is
+    /// logged, with the reason.
+    fn readiness(&self) -> Result<(), String> {
+        let stale = data_age::stale_warnings(&self.pipeline.database_ages());
+        let outcome = if self.settings.require_fresh_data && !stale.is_empty() {
+            Err(format!("{} (--require-fresh-data)", stale.join("; ")))
+        } else {
+            Ok(())
+        };
+        let was_ready = self.ready.swap(outcome.is_ok(), Ordering::Relaxed);
+        match &outcome {
+            Err(why) if was_ready => tracing::warn!(reason = %why, "not ready: {why}"),
+            Ok(()) if !was_ready => tracing::info!("ready again"),
+            _ => {}
+        }
+        outcome
     }
 
     /// Requests holding a slot of the concurrency limit now.
@@ -364,6 +392,9 @@ pub async fn run(
         token = state.settings.api_token.is_some(),
         "listening on http://{address}"
     );
+    state.pipeline.log_stale_data();
+    // Logs "not ready: <why>" now rather than at the first probe.
+    let _ = state.readiness();
     let metrics = state.metrics.clone();
     let _upkeep = AbortOnDrop(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(METRICS_UPKEEP);

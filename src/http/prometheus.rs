@@ -90,6 +90,15 @@ fn describe() {
         "Age of each database in use by its build time, by role"
     );
     describe_gauge!(
+        "hostloc_database_stale",
+        "1 when a database in use is older than --max-data-age, else 0, by role"
+    );
+    describe_gauge!(
+        "hostloc_data_max_age_seconds",
+        metrics::Unit::Seconds,
+        "The configured --max-data-age (absent when off)"
+    );
+    describe_gauge!(
         "hostloc_data_loaded_timestamp_seconds",
         metrics::Unit::Seconds,
         "When the data in use was loaded (Unix time)"
@@ -162,6 +171,13 @@ pub(crate) fn render(state: &AppState) -> String {
             .duration_since(built)
             .map_or(0.0, |age| age.as_secs_f64());
         metrics::gauge!("hostloc_database_age_seconds", "role" => role).set(age);
+    }
+    for age in state.pipeline.database_ages() {
+        metrics::gauge!("hostloc_database_stale", "role" => age.role.to_string())
+            .set(if age.stale { 1.0 } else { 0.0 });
+    }
+    if let Some(max_age) = state.pipeline.settings().max_data_age {
+        metrics::gauge!("hostloc_data_max_age_seconds").set(max_age.as_secs_f64());
     }
     metrics::gauge!("hostloc_data_loaded_timestamp_seconds").set(unix_seconds(data.loaded_at));
     metrics::gauge!("hostloc_networks_entries").set(data.networks.len() as f64);

@@ -157,6 +157,7 @@ impl Reloader {
                     networks = data.networks.len(),
                     "reloaded the data"
                 );
+                self.pipeline.log_stale_data();
             }
             Err(error) => tracing::error!(
                 trigger = trigger.as_str(),

@@ -10,7 +10,6 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
 
 use axum::Json;
 use axum::extract::State;
@@ -23,6 +22,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, UrlParam};
 use super::reload::{ReloadFailure, ReloadTrigger};
+use crate::data_age::{self, DatabaseAge};
 use crate::geoip::DatabaseInfo;
 use crate::report::{AddressReport, Report, rfc3339};
 
@@ -148,6 +148,13 @@ pub(crate) struct Readiness {
     pub(crate) data_age_seconds: Option<u64>,
     /// The configured maximum age (`--max-data-age`), seconds; null when there is none.
     pub(crate) max_data_age_seconds: Option<u64>,
+    /// Whether a database older than the maximum makes the server not ready
+    /// (`--require-fresh-data`).
+    pub(crate) require_fresh_data: bool,
+    /// Each database's build time and age, and whether it is older than the maximum.
+    pub(crate) database_ages: Vec<DatabaseAge>,
+    /// The warnings every result carries now (stale data); empty when there are none.
+    pub(crate) warnings: Vec<String>,
     /// The databases in use.
     pub(crate) databases: Vec<DatabaseInfo>,
     /// Why the latest reload failed, while no reload has succeeded since; null otherwise. The
@@ -303,69 +310,43 @@ pub(crate) async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// The data is loaded and not older than `--max-data-age`; also says why the latest reload
-/// failed, if it did.
+/// The data is loaded (and, with `--require-fresh-data`, not older than `--max-data-age`);
+/// also says how old each database is, and why the latest reload failed, if it did.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     responses(
-        (status = 200, description = "Ready", body = Readiness),
-        (status = 503, description = "A database is older than the maximum age", body = Readiness),
+        (status = 200, description = "Ready; `warnings` says when the data is older than the maximum age", body = Readiness),
+        (status = 503, description = "With `--require-fresh-data`: a database is older than the maximum age; `error` says which", body = Readiness),
     )
 )]
 pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let data = state.pipeline.data();
-    let max_age = state.pipeline.settings().max_data_age;
-    let now = SystemTime::now();
-    let stale: Vec<String> = data
-        .geo
-        .databases()
-        .into_iter()
-        .filter_map(|(role, database)| {
-            let age = now.duration_since(database.built()?).ok()?;
-            let limit = max_age?;
-            (age > limit).then(|| {
-                format!(
-                    "the {role} database {} was built {} days ago, more than the maximum \
-                     age of {} (--max-data-age)",
-                    database.info(role).file,
-                    age.as_secs() / 86_400,
-                    readable_age(limit)
-                )
-            })
-        })
-        .collect();
+    let ready = state.readiness();
+    let database_ages = state.pipeline.database_ages();
     let readiness = Readiness {
-        status: if stale.is_empty() {
-            "ready"
-        } else {
-            "not_ready"
-        },
-        error: (!stale.is_empty()).then(|| stale.join("; ")),
+        status: if ready.is_ok() { "ready" } else { "not_ready" },
+        error: ready.as_ref().err().cloned(),
         loaded_at: rfc3339(data.loaded_at),
         data_age_seconds: data.age().map(|age| age.as_secs()),
-        max_data_age_seconds: max_age.map(|age| age.as_secs()),
+        max_data_age_seconds: state
+            .pipeline
+            .settings()
+            .max_data_age
+            .map(|age| age.as_secs()),
+        require_fresh_data: state.settings.require_fresh_data,
+        warnings: data_age::stale_warnings(&database_ages),
+        database_ages,
         databases: data.geo.infos(),
         reload_failure: state.reloader.failure(),
     };
-    let status = if stale.is_empty() {
+    let status = if ready.is_ok() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(readiness))
-}
-
-/// A maximum age as an operator would write it: whole days as days, anything else exactly.
-fn readable_age(age: Duration) -> String {
-    const DAY: u64 = 86_400;
-    match age.as_secs() {
-        seconds if seconds >= DAY && seconds % DAY == 0 && age.subsec_nanos() == 0 => {
-            format!("{} days", seconds / DAY)
-        }
-        _ => humantime::format_duration(age).to_string(),
-    }
 }
 
 /// Prometheus metrics, text format.

@@ -123,8 +123,13 @@ fn stable(mut result: Value) -> Value {
 async fn http_and_cli_give_the_same_result() {
     let world = TestWorld::new();
     let dns = dns_world();
+    // The command line's defaults, the data-age warnings included.
+    let settings = PipelineSettings {
+        max_data_age: Some(hostloc::data_age::DEFAULT_MAX_DATA_AGE),
+        ..PipelineSettings::default()
+    };
     let server = Server::start(
-        support::pipeline(&world, dns.addr()),
+        support::pipeline_with(&world, dns.addr(), CacheSettings::default(), settings),
         HttpSettings::default(),
     )
     .await;
@@ -467,37 +472,74 @@ async fn health_readiness_openapi_and_metrics_answer() {
     assert!(age > 100.0 * 86_400.0, "age {age}");
 }
 
-/// Data older than `--max-data-age` fails readiness and warns in every result.
+/// Data older than `--max-data-age` is named in every result, on `/readyz` and in the metrics;
+/// it fails readiness only with `--require-fresh-data`.
 #[tokio::test]
-async fn stale_data_fails_readiness_and_warns() {
+async fn stale_data_warns_everywhere_and_fails_readiness_only_when_required() {
     let world = TestWorld::new();
     let dns = dns_world();
     let day = Duration::from_secs(86_400);
-    let stale = support::pipeline_with(
-        &world,
-        dns.addr(),
-        CacheSettings::default(),
-        PipelineSettings {
-            max_data_age: Some(35 * day),
-            ..PipelineSettings::default()
-        },
+    let stale = || {
+        support::pipeline_with(
+            &world,
+            dns.addr(),
+            CacheSettings::default(),
+            PipelineSettings {
+                max_data_age: Some(35 * day),
+                ..PipelineSettings::default()
+            },
+        )
+    };
+    let server = Server::start(stale(), HttpSettings::default()).await;
+    let ready = server.get("/readyz").await;
+    assert_eq!(ready.status, 200, "{ready:?}");
+    assert_eq!(ready.json["status"], "ready");
+    assert_eq!(ready.json.get("error"), None);
+    assert_eq!(ready.json["max_data_age_seconds"], 35 * 86_400);
+    assert_eq!(ready.json["require_fresh_data"], false);
+    let ages = ready.json["database_ages"].as_array().unwrap();
+    assert_eq!(ages.len(), 2);
+    assert_eq!(ages[0]["role"], "country");
+    assert_eq!(ages[0]["built"], "2026-06-01T00:00:00Z");
+    assert_eq!(ages[0]["stale"], true);
+    assert!(ages[0]["age_seconds"].as_u64().unwrap() > 35 * 86_400);
+    let warning = ready.json["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.starts_with("the country database country.mmdb was built ")
+            && warning.contains("days ago (2026-06-01), more than --max-data-age (35 days)"),
+        "{warning}"
     );
-    let server = Server::start(stale, HttpSettings::default()).await;
+    let result = server.lookup("files.example.nl").await;
+    assert_eq!(
+        result["verdict"], "domestic",
+        "a warning does not change it"
+    );
+    assert_eq!(result["warnings"][0], warning);
+    assert_eq!(result["warnings"].as_array().unwrap().len(), 2);
+    let text = server.metrics().await;
+    assert_eq!(
+        metric(&text, "hostloc_database_stale", &[("role", "country")]),
+        1.0
+    );
+    assert_eq!(
+        metric(&text, "hostloc_data_max_age_seconds", &[]),
+        35.0 * 86_400.0
+    );
+
+    let strict = HttpSettings {
+        require_fresh_data: true,
+        ..HttpSettings::default()
+    };
+    let server = Server::start(stale(), strict.clone()).await;
     let ready = server.get("/readyz").await;
     assert_eq!(ready.status, 503, "{ready:?}");
     assert_eq!(ready.json["status"], "not_ready");
     let why = ready.json["error"].as_str().unwrap();
     assert!(
-        why.contains("country database country.mmdb") && why.contains("35 days"),
+        why.contains("country database country.mmdb")
+            && why.contains("35 days")
+            && why.ends_with("(--require-fresh-data)"),
         "{why}"
-    );
-    assert_eq!(ready.json["max_data_age_seconds"], 35 * 86_400);
-    let result = server.lookup("files.example.nl").await;
-    assert_eq!(result["verdict"], "domestic");
-    let warnings = result["warnings"].to_string();
-    assert!(
-        warnings.contains("older than the configured maximum"),
-        "{warnings}"
     );
 
     let fresh = support::pipeline_with(
@@ -509,10 +551,16 @@ async fn stale_data_fails_readiness_and_warns() {
             ..PipelineSettings::default()
         },
     );
-    let server = Server::start(fresh, HttpSettings::default()).await;
+    let server = Server::start(fresh, strict).await;
     let ready = server.get("/readyz").await;
     assert_eq!(ready.status, 200, "{ready:?}");
     assert_eq!(ready.json.get("error"), None);
+    assert_eq!(ready.json["warnings"], json!([]));
+    assert_eq!(ready.json["database_ages"][1]["stale"], false);
+    assert_eq!(
+        server.lookup("files.example.nl").await["warnings"],
+        json!([])
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1152,4 +1200,43 @@ async fn log_urls_puts_reported_urls_in_the_log() {
     assert_eq!(reply.json["verdict"], "domestic", "{reply:?}");
     let log = child.terminate().await;
     assert!(log.contains(SECRET_HOST), "{log}");
+}
+
+/// The README's example, options before the command as printed, becomes ready on old data and
+/// says in its log how old the data is; with `--require-fresh-data` it says why it is not
+/// ready.
+#[tokio::test]
+async fn the_readme_serve_example_is_ready_on_old_data_and_says_so() {
+    let world = TestWorld::new();
+    let dns = dns_world();
+    let mut command = support::hostloc(&world, dns.addr());
+    command.env("HOSTLOC_API_TOKEN", "secret").args([
+        "--max-data-age",
+        "35d",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--watch-interval",
+        "60s",
+    ]);
+    let child = Child::start(command).await;
+    let ready = child.get("/readyz").await;
+    assert_eq!(ready.status, 200, "{ready:?}");
+    let log = child.terminate().await;
+    assert!(
+        log.contains("WARN") && log.contains("the country database country.mmdb was built"),
+        "{log}"
+    );
+    assert!(!log.contains("not ready"), "{log}");
+
+    let mut command = support::hostloc(&world, dns.addr());
+    command.args(["serve", "--listen", "127.0.0.1:0", "--require-fresh-data"]);
+    let child = Child::start(command).await;
+    assert_eq!(child.get("/readyz").await.status, 503);
+    let log = child.terminate().await;
+    assert_eq!(
+        log.matches("not ready: the country database").count(),
+        1,
+        "{log}"
+    );
 }

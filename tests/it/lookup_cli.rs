@@ -50,7 +50,16 @@ hxxps://files.example[.]nl/a.jpg
   address  95.211.0.1  NL  AS60781   LeaseWeb Netherlands B.V.  95.211.0.0/16
 
 ";
-    assert_eq!(stdout, expected);
+    // The data's age, once after the results rather than under each.
+    let (results, notes) = stdout.split_at(expected.len());
+    assert_eq!(results, expected);
+    let notes: Vec<&str> = notes.lines().collect();
+    assert_eq!(notes.len(), 2, "{stdout}");
+    assert!(
+        notes[0].starts_with("note: the country database country.mmdb was built ")
+            && notes[1].starts_with("note: the asn database asn.mmdb was built "),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -545,7 +545,7 @@ async fn stale_data_is_flagged_in_every_result() {
         report
             .warnings
             .iter()
-            .any(|w| w.contains("older than the configured maximum")),
+            .any(|w| w.contains("more than --max-data-age (1 day)")),
         "{:?}",
         report.warnings
     );
