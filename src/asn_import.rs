@@ -20,7 +20,7 @@ pub const DATABASE_TYPE: &str = "ip-location-db-ASN";
 #[non_exhaustive]
 pub enum ImportError {
     /// A CSV file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -39,10 +39,10 @@ pub enum ImportError {
         problem: String,
     },
     /// The writer refused the data.
-    #[error("cannot build the database: {0}")]
+    #[error("cannot build the database")]
     Write(#[from] mmdb_writer::Error),
     /// The output could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Output {
         /// The file.
         path: PathBuf,

@@ -36,6 +36,7 @@ use futures::{FutureExt, StreamExt};
 
 use crate::Pipeline;
 use crate::config::{BatchArgs, BatchFormat, OutputFormat};
+use crate::plural::count;
 use crate::report::Report;
 use crate::verdict::Verdict;
 
@@ -133,7 +134,7 @@ pub enum BatchError {
         source: std::io::Error,
     },
     /// Writing the output failed part way.
-    #[error("cannot write the output {output} (after {rows} rows)")]
+    #[error("cannot write the output {output} (after {})", count(*rows, "row", "rows"))]
     WriteOutput {
         /// The output.
         output: Endpoint,
@@ -211,7 +212,10 @@ pub enum ResumeProblem {
     )]
     HeaderDiffers,
     /// The output holds more rows than the input has.
-    #[error("it already holds {rows} rows but the input has only {input_rows}")]
+    #[error(
+        "it already holds {} but the input has only {input_rows}",
+        count(*rows, "row", "rows")
+    )]
     MoreRowsThanInput {
         /// Complete rows in the output.
         rows: u64,

@@ -120,6 +120,11 @@ impl DnsCache {
         }
     }
 
+    /// The resolver behind the cache.
+    pub fn resolver(&self) -> &DnsResolver {
+        &self.resolver
+    }
+
     /// Number of hosts currently held (approximate, for metrics).
     pub fn entry_count(&self) -> u64 {
         self.cache.as_ref().map_or(0, Cache::entry_count)

@@ -338,6 +338,17 @@ pub struct LogArgs {
     pub log_urls: bool,
 }
 
+impl LogArgs {
+    /// Whether the log on stderr gets colours: only on a terminal, and never when `NO_COLOR`
+    /// is set to anything but the empty string (no-color.org).
+    pub fn colour(&self) -> bool {
+        use std::io::IsTerminal;
+        self.log_format == LogFormat::Human
+            && std::io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {

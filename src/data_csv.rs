@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 #[non_exhaustive]
 pub enum DataFileError {
     /// The file could not be read.
-    #[error("cannot read the {table} file {path}: {source}")]
+    #[error("cannot read the {table} file {path}")]
     Read {
         /// Which table: `networks` or `hotlines`.
         table: &'static str,

@@ -65,7 +65,7 @@ pub struct DatabaseInfo {
 #[non_exhaustive]
 pub enum GeoDbError {
     /// The file could not be read.
-    #[error("cannot read the {role} database {path}: {source}")]
+    #[error("cannot read the {role} database {path}")]
     Read {
         /// Role it was meant for.
         role: DatabaseRole,
@@ -76,7 +76,7 @@ pub enum GeoDbError {
         source: Arc<std::io::Error>,
     },
     /// The file is not a valid MaxMind DB.
-    #[error("the {role} database {path} is not a valid MaxMind DB file: {source}")]
+    #[error("the {role} database {path} is not a valid MaxMind DB file")]
     Invalid {
         /// Role it was meant for.
         role: DatabaseRole,

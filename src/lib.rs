@@ -42,6 +42,7 @@ pub mod intake;
 pub mod manual;
 pub mod networks;
 pub mod pipeline;
+pub mod plural;
 pub mod report;
 pub mod resolve;
 pub mod special_purpose;

@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use anyhow::Context;
 use hostloc::config::{Cli, Command, DataCommand};
 use hostloc::data_files::Bundled;
+use hostloc::plural::count;
 use hostloc::{asn_import, batch, cli, http, manual, telemetry};
 
 /// The bundled data, carried inside the binary so that an installed hostloc finds data
@@ -25,7 +26,8 @@ const BUNDLED: Bundled = Bundled {
 
 fn main() -> ExitCode {
     let args = Cli::parse_args();
-    telemetry::init_logging(args.command.log().log_format, std::io::stderr);
+    let log = args.command.log();
+    telemetry::init_logging(log.log_format, log.colour(), std::io::stderr);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -40,7 +42,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("hostloc: error: {error:#}");
+            eprintln!("hostloc: error: {}", hostloc::error::chain(error.as_ref()));
             ExitCode::from(1)
         }
     }
@@ -92,12 +94,12 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             let summary =
                 asn_import::import_asn(&import.inputs, &import.output, built, &import.source)?;
             eprintln!(
-                "wrote {} ({} ranges; skipped {} unrouted and {} in 6to4/Teredo space; {} bytes)",
+                "wrote {} ({}; skipped {} unrouted and {} in 6to4/Teredo space; {})",
                 import.output.display(),
-                summary.ranges,
+                count(summary.ranges as u64, "range", "ranges"),
                 summary.skipped,
                 summary.aliased,
-                summary.bytes
+                count(summary.bytes as u64, "byte", "bytes")
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -120,9 +122,13 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             }
             writeln!(
                 stdout,
-                "networks {} rows, {} providers  {}",
-                data.networks.len(),
-                data.networks.provider_count(),
+                "networks {}, {}  {}",
+                count(data.networks.len() as u64, "row", "rows"),
+                count(
+                    data.networks.provider_count() as u64,
+                    "provider",
+                    "providers"
+                ),
                 paths.networks.display()
             )?;
             writeln!(

@@ -300,19 +300,33 @@ impl Pipeline {
                     }
                     note_partial_failure(&mut report, resolution);
                     if resolution.addresses.is_empty() {
-                        verdict::unresolved(name, resolution.outcome)
+                        verdict::unresolved(
+                            name,
+                            resolution.outcome,
+                            self.inner.dns.resolver().servers(),
+                        )
                     } else {
-                        let chain_cdn = std::iter::once(name.as_str())
+                        let name_match = std::iter::once(name.as_str())
                             .chain(resolution.cname_chain.iter().map(String::as_str))
-                            .find_map(|link| data.networks.provider_for_name(link))
-                            .map(str::to_owned);
+                            .enumerate()
+                            .find_map(|(index, link)| {
+                                let provider = data.networks.provider_for_name(link)?;
+                                Some(verdict::NameMatch {
+                                    name: link,
+                                    is_cname: index > 0,
+                                    provider,
+                                })
+                            });
                         for &ip in &resolution.addresses {
-                            let (address, warnings) =
-                                locate_address(&data, ip, chain_cdn.as_deref());
+                            let (address, warnings) = locate_address(
+                                &data,
+                                ip,
+                                name_match.map(|matched| matched.provider),
+                            );
                             report.addresses.push(address);
                             report.warnings.extend(warnings);
                         }
-                        verdict::judge_addresses(jurisdiction, &report.addresses)
+                        verdict::judge_host(jurisdiction, &report.addresses, name_match)
                     }
                 }
             }

@@ -298,6 +298,12 @@ impl DnsResolver {
         })
     }
 
+    /// The name servers asked, by address; empty when hickory takes them from the system
+    /// configuration itself.
+    pub fn servers(&self) -> &[SocketAddr] {
+        &self.servers
+    }
+
     /// The transport queries travel by.
     pub fn transport(&self) -> DnsTransport {
         match self.backend {

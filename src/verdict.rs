@@ -11,6 +11,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use std::net::SocketAddr;
+
+use crate::networks::CdnMatch;
 use crate::report::AddressReport;
 use crate::resolve::DnsOutcome;
 
@@ -161,7 +164,11 @@ pub fn hidden_service(host: &str, network: &str) -> Judgement {
 }
 
 /// A domain for which DNS gave no address.
-pub fn unresolved(host: &str, outcome: DnsOutcome) -> Judgement {
+///
+/// `servers` are the name servers that were asked (empty when they are the system's and not
+/// known by address): a timeout names them, since a server that is not there at all (a closed
+/// port, a wrong `--dns-server`) looks exactly like one that is slow.
+pub fn unresolved(host: &str, outcome: DnsOutcome, servers: &[SocketAddr]) -> Judgement {
     let reason = match outcome {
         DnsOutcome::NxDomain => format!("{host} does not exist in DNS (NXDOMAIN)"),
         DnsOutcome::NoData => format!("{host} exists in DNS but has no A or AAAA record"),
@@ -173,7 +180,16 @@ pub fn unresolved(host: &str, outcome: DnsOutcome) -> Judgement {
             format!("the DNS server refused to resolve {host} (REFUSED); check --dns-server")
         }
         DnsOutcome::Timeout => {
-            format!("the DNS lookup of {host} timed out; retry later")
+            let asked = if servers.is_empty() {
+                "the system's DNS servers (/etc/resolv.conf)".to_owned()
+            } else {
+                join_words(&servers.iter().map(ToString::to_string).collect::<Vec<_>>())
+            };
+            format!(
+                "no DNS server is answering for {host}: {asked} gave no answer in time (timed \
+                 out); check that the server runs and that --dns-server names it, or retry later \
+                 if only some names time out"
+            )
         }
         DnsOutcome::Error | DnsOutcome::Ok => {
             format!("the DNS lookup of {host} failed; retry later")
@@ -213,8 +229,31 @@ fn countries_named(address: &AddressReport) -> impl Iterator<Item = &str> {
     address.country.as_deref().into_iter()
 }
 
+/// A name on the way to the addresses (the host itself, or a target in its CNAME chain) that
+/// ends in a CDN provider's suffix: how the provider was recognised when the addresses
+/// themselves are not in its listed networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameMatch<'a> {
+    /// The name that matched.
+    pub name: &'a str,
+    /// Whether it is a CNAME target rather than the host itself.
+    pub is_cname: bool,
+    /// The provider whose suffix it ends in.
+    pub provider: &'a str,
+}
+
 /// Decides the verdict for a host's located addresses (at least one).
 pub fn judge_addresses(jurisdiction: &Jurisdiction, addresses: &[AddressReport]) -> Judgement {
+    judge_host(jurisdiction, addresses, None)
+}
+
+/// [`judge_addresses`] for a domain whose name or CNAME chain matched a CDN provider
+/// (`name_match`), so that the reason says what matched and where the addresses really are.
+pub fn judge_host(
+    jurisdiction: &Jurisdiction,
+    addresses: &[AddressReport],
+    name_match: Option<NameMatch<'_>>,
+) -> Judgement {
     let here = jurisdiction.code();
     let public: Vec<&AddressReport> = addresses.iter().filter(|a| a.public).collect();
     let non_public: Vec<&AddressReport> = addresses.iter().filter(|a| !a.public).collect();
@@ -242,6 +281,11 @@ pub fn judge_addresses(jurisdiction: &Jurisdiction, addresses: &[AddressReport])
         format!(" (non-public {} ignored)", list_ips(&non_public))
     };
     if origin.is_empty() {
+        if let Some(matched) = name_match
+            && cdn.iter().all(|a| a.cdn_match == Some(CdnMatch::Cname))
+        {
+            return behind_cdn_by_name(matched, &cdn, &ignored);
+        }
         let providers = unique(cdn.iter().filter_map(|a| a.cdn.clone()));
         let provider_text = join_words(&providers);
         return Judgement {
@@ -339,6 +383,62 @@ pub fn judge_addresses(jurisdiction: &Jurisdiction, addresses: &[AddressReport])
     Judgement {
         verdict,
         reason: format!("{reason}{cdn_note}{ignored}"),
+    }
+}
+
+/// `behind_cdn` because a name matched, not the addresses: says which name, and where the
+/// addresses are (they may be the provider's edge in someone else's network, or the origin).
+fn behind_cdn_by_name(matched: NameMatch<'_>, cdn: &[&AddressReport], ignored: &str) -> Judgement {
+    const SHOWN: usize = 5;
+    let NameMatch {
+        name,
+        is_cname,
+        provider,
+    } = matched;
+    let what = if is_cname {
+        "the CNAME target"
+    } else {
+        "the host"
+    };
+    let mut places: Vec<String> = cdn
+        .iter()
+        .take(SHOWN)
+        .map(|a| format!("{} {}", a.ip, network_of(a)))
+        .collect();
+    if cdn.len() > SHOWN {
+        places.push(format!("{} more", cdn.len() - SHOWN));
+    }
+    let addresses = if cdn.len() == 1 {
+        format!("its address {}", places[0])
+    } else {
+        format!("its addresses: {}", places.join("; "))
+    };
+    Judgement {
+        verdict: Verdict::BehindCdn,
+        reason: format!(
+            "{what} {name} is a name of {provider}, a CDN or reverse proxy that hides the real \
+             hosting location; {addresses}; ask {provider} for the origin server{ignored}"
+        ),
+    }
+}
+
+/// "is in AS60781 LeaseWeb Netherlands B.V. (95.211.0.0/16, NL)", as much as is known.
+fn network_of(address: &AddressReport) -> String {
+    let owner = match (address.asn, &address.as_org) {
+        (Some(asn), Some(org)) => Some(format!("AS{asn} {org}")),
+        (Some(asn), None) => Some(format!("AS{asn}")),
+        (None, Some(org)) => Some(org.clone()),
+        (None, None) => None,
+    };
+    let details: Vec<&str> = [address.network.as_deref(), address.country.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    match (owner, details.is_empty()) {
+        (Some(owner), true) => format!("is in {owner}"),
+        (Some(owner), false) => format!("is in {owner} ({})", details.join(", ")),
+        (None, false) => format!("is in {}", details.join(", ")),
+        (None, true) => "has no network data".to_owned(),
     }
 }
 
@@ -598,9 +698,80 @@ mod tests {
             (DnsOutcome::Timeout, "timed out"),
             (DnsOutcome::Error, "failed"),
         ] {
-            let judgement = unresolved("x.example", outcome);
+            let judgement = unresolved("x.example", outcome, &[]);
             assert_eq!(judgement.verdict, Verdict::Unresolved);
             assert!(judgement.reason.contains(fragment), "{}", judgement.reason);
         }
+    }
+
+    #[test]
+    fn a_cdn_found_by_cname_says_what_matched_and_where_the_address_is() {
+        let leaseweb = AddressReport {
+            public: true,
+            country: Some("NL".into()),
+            asn: Some(60781),
+            as_org: Some("LeaseWeb Netherlands B.V.".into()),
+            network: Some("95.211.0.0/16".into()),
+            cdn: Some("Cloudflare".into()),
+            cdn_match: Some(CdnMatch::Cname),
+            ..AddressReport::unknown("95.211.0.1".parse().unwrap())
+        };
+        let matched = NameMatch {
+            name: "site.cdn.cloudflare.net",
+            is_cname: true,
+            provider: "Cloudflare",
+        };
+        let judgement = judge_host(
+            &Jurisdiction::default(),
+            std::slice::from_ref(&leaseweb),
+            Some(matched),
+        );
+        assert_eq!(judgement.verdict, Verdict::BehindCdn);
+        assert_eq!(
+            judgement.reason,
+            "the CNAME target site.cdn.cloudflare.net is a name of Cloudflare, a CDN or reverse \
+             proxy that hides the real hosting location; its address 95.211.0.1 is in AS60781 \
+             LeaseWeb Netherlands B.V. (95.211.0.0/16, NL); ask Cloudflare for the origin server"
+        );
+        let bare = AddressReport {
+            public: true,
+            cdn: Some("Cloudflare".into()),
+            cdn_match: Some(CdnMatch::Cname),
+            ..AddressReport::unknown("198.51.100.7".parse().unwrap())
+        };
+        let host = NameMatch {
+            is_cname: false,
+            name: "x.cdn.cloudflare.net",
+            ..matched
+        };
+        let reason = judge_host(&Jurisdiction::default(), &[leaseweb, bare], Some(host)).reason;
+        assert!(
+            reason.starts_with("the host x.cdn.cloudflare.net is a name of Cloudflare")
+                && reason.contains("its addresses: 95.211.0.1 is in AS60781")
+                && reason.contains("; 198.51.100.7 has no network data;"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_timeout_says_no_server_is_answering_and_names_the_servers() {
+        let one = ["127.0.0.1:9".parse().unwrap()];
+        assert_eq!(
+            unresolved("x.example", DnsOutcome::Timeout, &one).reason,
+            "no DNS server is answering for x.example: 127.0.0.1:9 gave no answer in time \
+             (timed out); check that the server runs and that --dns-server names it, or retry \
+             later if only some names time out"
+        );
+        let two = ["127.0.0.1:9".parse().unwrap(), "[::1]:53".parse().unwrap()];
+        let reason = unresolved("x.example", DnsOutcome::Timeout, &two).reason;
+        assert!(
+            reason.contains(": 127.0.0.1:9 and [::1]:53 gave no answer"),
+            "{reason}"
+        );
+        let reason = unresolved("x.example", DnsOutcome::Timeout, &[]).reason;
+        assert!(
+            reason.contains("the system's DNS servers (/etc/resolv.conf)"),
+            "{reason}"
+        );
     }
 }

@@ -340,7 +340,11 @@ mod settings {
         ])
         .expect("settings parse");
         match cli.command {
-            Command::Lookup(lookup) => lookup.pipeline.pipeline().expect("the bundled data loads"),
+            // The bundled data of the source tree (no copy inside a binary here).
+            Command::Lookup(lookup) => lookup
+                .pipeline
+                .pipeline(None)
+                .expect("the bundled data loads"),
             other => unreachable!("parsed {other:?}"),
         }
     }

@@ -21,6 +21,7 @@ use csv::ByteRecord;
 
 use super::rows::{Event, Row, RowSource, Target};
 use super::{BatchError, Endpoint, RESULT_KEY};
+use crate::plural::count;
 
 /// Reads CSV records, keeping the text of each.
 pub(crate) struct CsvSource {
@@ -165,9 +166,9 @@ impl CsvSource {
             Target::Unusable {
                 input: String::from_utf8_lossy(cell.unwrap_or_default()).into_owned(),
                 reason: format!(
-                    "{location}: {} fields where the header has {width}; the row is kept \
-                     as it is, but its URL cannot be told for sure",
-                    self.record.len()
+                    "{location}: {} where the header has {width}; the row is kept as it is, \
+                     but its URL cannot be told for sure",
+                    count(self.record.len() as u64, "field", "fields")
                 ),
             }
         };
@@ -422,7 +423,7 @@ mod tests {
         assert_eq!(
             reasons,
             [
-                "row 1 (line 2): 1 fields where the header has 3; the row is kept as it is, \
+                "row 1 (line 2): 1 field where the header has 3; the row is kept as it is, \
                  but its URL cannot be told for sure",
                 "row 2 (line 3): 4 fields where the header has 3; the row is kept as it is, \
                  but its URL cannot be told for sure",

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{BatchOutcome, Endpoint, Stop};
+use crate::plural::count;
 use crate::verdict::Verdict;
 
 /// How often the bar's text is updated.
@@ -113,7 +114,7 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.set_position(offset);
             bar.reset_eta();
-            bar.set_message(format!("{rows} rows kept from before"));
+            bar.set_message(format!("{} kept from before", count(rows, "row", "rows")));
         }
     }
 
@@ -130,8 +131,8 @@ impl Progress {
         bar.set_position(offset);
         let rate = per_second(tally.written, now.duration_since(self.started));
         bar.set_message(format!(
-            "{} rows, {rate:.0} rows/s",
-            tally.resumed + tally.written
+            "{}, {rate:.0} rows/s",
+            count(tally.resumed + tally.written, "row", "rows")
         ));
     }
 
@@ -158,11 +159,13 @@ pub(crate) fn summary(outcome: &BatchOutcome, input: &Endpoint, output: &Endpoin
     let total = outcome.resumed + outcome.written;
     let rows = if outcome.resumed > 0 {
         format!(
-            "{total} rows in {output} ({} kept from before, {} added)",
-            outcome.resumed, outcome.written
+            "{} in {output} ({} kept from before, {} added)",
+            count(total, "row", "rows"),
+            outcome.resumed,
+            outcome.written
         )
     } else {
-        format!("{total} rows written to {output}")
+        format!("{} written to {output}", count(total, "row", "rows"))
     };
     let mut text = if outcome.complete {
         format!("hostloc batch: done: {rows} in {seconds:.1}s ({rate:.0} rows/s)")

@@ -9,12 +9,12 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::json::Json;
 use super::reload::ReloadError;
 
 /// Seconds a shed client is asked to wait before retrying (`Retry-After`).
@@ -32,13 +32,19 @@ pub struct ErrorBody {
 #[non_exhaustive]
 pub enum ApiError {
     /// The query string could not be read (e.g. `url` is missing).
-    #[error("{}", .0.body_text())]
+    #[error("{}", query_problem(.0))]
     Query(#[from] QueryRejection),
-    /// The JSON body is missing, malformed, of the wrong shape or too large.
-    #[error("{}", .0.body_text())]
+    /// The JSON body is missing, malformed or of the wrong shape.
+    #[error("{}", json_problem(.0))]
     Json(#[from] JsonRejection),
+    /// The body is larger than `--max-body-bytes`.
+    #[error("the request body is larger than the limit of {limit} bytes (--max-body-bytes)")]
+    BodyTooLarge {
+        /// The configured maximum, in bytes.
+        limit: usize,
+    },
     /// A path parameter could not be read.
-    #[error("{}", .0.body_text())]
+    #[error("the path cannot be read: {}", after_colon(&.0.body_text()))]
     Path(#[from] PathRejection),
     /// `GET /v1/lookup` without exactly one `url` parameter.
     #[error("the query parameter `url` {0}; give it once, or POST many URLs to /v1/lookup")]
@@ -71,15 +77,25 @@ pub enum ApiError {
     MethodNotAllowed,
     /// The concurrency limit is reached; the request was refused without being queued.
     #[error(
-        "the server is at its limit of concurrent requests; retry after {RETRY_AFTER_SECONDS} s"
+        "the server is handling its limit of {limit} requests at once \
+         (--max-concurrent-requests); retry after {RETRY_AFTER_SECONDS} s"
     )]
-    Overloaded,
+    Overloaded {
+        /// The configured maximum.
+        limit: usize,
+    },
     /// The request took longer than the request timeout.
-    #[error("the request did not finish within {}", humantime::format_duration(*.0))]
+    #[error(
+        "the request did not finish within {} (--request-timeout)",
+        humantime::format_duration(*.0)
+    )]
     Timeout(Duration),
     /// A reload was asked for and failed; the old data is still served.
-    #[error("reload failed, still serving the data loaded before: {0}")]
-    Reload(#[from] ReloadError),
+    #[error(
+        "reload failed, still serving the data loaded before: {}",
+        crate::error::chain(.0)
+    )]
+    Reload(ReloadError),
     /// A bug or an unexpected failure; the detail is logged, not answered.
     #[error("internal error: {0}")]
     Internal(String),
@@ -133,12 +149,14 @@ impl ApiError {
             ApiError::Json(rejection) => rejection.status(),
             ApiError::Path(rejection) => rejection.status(),
             ApiError::BadIp { .. } | ApiError::UrlParam(_) => StatusCode::BAD_REQUEST,
-            ApiError::TooManyUrls { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyUrls { .. } | ApiError::BodyTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::AdminNotLoopback => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Reload(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -152,7 +170,7 @@ impl ApiError {
         self.status().is_server_error()
             && !matches!(
                 self,
-                ApiError::Reload(_) | ApiError::Overloaded | ApiError::Timeout(_)
+                ApiError::Reload(_) | ApiError::Overloaded { .. } | ApiError::Timeout(_)
             )
     }
 
@@ -168,10 +186,11 @@ impl ApiError {
     /// The whole HTTP/1.1 answer as bytes, closing the connection: for refusals written below
     /// the router, where no `Response` can be sent (see `refusals.rs`).
     pub(crate) fn raw_response(&self) -> Vec<u8> {
-        let body = serde_json::to_vec(&ErrorBody {
+        let mut body = serde_json::to_vec(&ErrorBody {
             error: self.public_message(),
         })
         .unwrap_or_default();
+        body.push(b'\n');
         let status = self.status();
         let mut answer = format!(
             "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
@@ -186,6 +205,60 @@ impl ApiError {
     }
 }
 
+/// What follows axum's own prefix ("Failed to deserialize query string: …").
+fn after_colon(text: &str) -> &str {
+    text.split_once(": ").map_or(text, |(_, detail)| detail)
+}
+
+/// serde's "missing field `url`" as the field's name.
+fn missing_field(detail: &str) -> Option<&str> {
+    detail
+        .strip_prefix("missing field `")?
+        .split_once('`')
+        .map(|(field, _)| field)
+}
+
+/// A query-string problem in the API's words, naming the parameter.
+fn query_problem(rejection: &QueryRejection) -> String {
+    let text = rejection.body_text();
+    let detail = after_colon(&text);
+    match missing_field(detail) {
+        Some(field) => format!(
+            "the query parameter \"{field}\" is missing (e.g. ?{field}=<the reported URL, \
+             URL-encoded>)"
+        ),
+        None => format!("the query string cannot be read: {detail}"),
+    }
+}
+
+/// A JSON body problem in the API's words, naming the field where serde names one.
+fn json_problem(rejection: &JsonRejection) -> String {
+    let text = rejection.body_text();
+    let detail = after_colon(&text);
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            "send the body with the header `Content-Type: application/json`".to_owned()
+        }
+        JsonRejection::JsonSyntaxError(_) => format!("the body is not valid JSON: {detail}"),
+        JsonRejection::JsonDataError(_) => {
+            if let Some(field) = missing_field(detail) {
+                return format!(
+                    "the JSON body has no field \"{field}\" (expected {{\"urls\": [\"<reported \
+                     URL>\", …]}})"
+                );
+            }
+            // serde_path_to_error puts the path to the bad value first: "urls[2]: invalid …".
+            match detail.split_once(": ") {
+                Some((path, problem)) if !path.contains(' ') => {
+                    format!("the field \"{path}\" is not valid: {problem}")
+                }
+                _ => format!("the JSON body does not have the expected shape: {detail}"),
+            }
+        }
+        _ => format!("the request body cannot be read: {detail}"),
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.is_hidden() {
@@ -196,7 +269,7 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status(), Json(body)).into_response();
         match self {
-            ApiError::Overloaded => {
+            ApiError::Overloaded { .. } => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
@@ -241,7 +314,18 @@ mod tests {
         check(
             ApiError::Timeout(Duration::from_secs(30)),
             StatusCode::GATEWAY_TIMEOUT,
-            "the request did not finish within 30s",
+            "the request did not finish within 30s (--request-timeout)",
+        );
+        check(
+            ApiError::BodyTooLarge { limit: 1024 },
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is larger than the limit of 1024 bytes (--max-body-bytes)",
+        );
+        check(
+            ApiError::Overloaded { limit: 512 },
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is handling its limit of 512 requests at once \
+             (--max-concurrent-requests); retry after 1 s",
         );
     }
 
@@ -255,7 +339,7 @@ mod tests {
 
     #[test]
     fn shed_requests_are_told_when_to_retry() {
-        let response = ApiError::Overloaded.into_response();
+        let response = ApiError::Overloaded { limit: 512 }.into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }

@@ -6,16 +6,34 @@
 //! [`UrlParam`] reads `?url=` by hand, byte for byte, so that a value that is not UTF-8 once
 //! percent-decoded is told apart instead of silently mended with replacement characters.
 
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
 
+use super::AppState;
 use super::error::ApiError;
 
 /// A JSON body; malformed or mis-shaped JSON is a 400, a wrong content type a 415, a body over
-/// the limit a 413.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// the limit a 413 that names the limit.
+#[derive(Debug)]
 pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::BodyTooLarge {
+                    limit: state.settings.max_body_bytes,
+                })
+            }
+            Err(rejection) => Err(ApiError::Json(rejection)),
+        }
+    }
+}
 
 /// A query string; a missing or unreadable parameter is a 400.
 #[derive(Debug, FromRequestParts)]

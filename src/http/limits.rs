@@ -25,7 +25,9 @@ pub(crate) async fn shed_load(
 ) -> Result<Response, ApiError> {
     let Ok(_slot) = state.in_flight.clone().try_acquire_owned() else {
         metrics::counter!("hostloc_http_requests_shed_total").increment(1);
-        return Err(ApiError::Overloaded);
+        return Err(ApiError::Overloaded {
+            limit: state.settings.max_concurrent_requests,
+        });
     };
     Ok(next.run(request).await)
 }

@@ -24,6 +24,7 @@
 mod access;
 mod error;
 mod extract;
+mod json;
 mod limits;
 mod observe;
 mod openapi;
@@ -201,7 +202,7 @@ impl HttpSettings {
 #[non_exhaustive]
 pub enum ServeError {
     /// The listen address cannot be bound (in use, not local, no permission).
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}")]
     Listen {
         /// The address of `--listen`.
         address: SocketAddr,
@@ -210,10 +211,10 @@ pub enum ServeError {
         source: std::io::Error,
     },
     /// The bound socket's address cannot be read.
-    #[error("cannot read the address of the listening socket: {0}")]
+    #[error("cannot read the address of the listening socket")]
     LocalAddress(#[source] std::io::Error),
     /// A signal handler cannot be installed.
-    #[error("cannot handle {signal}: {source}")]
+    #[error("cannot handle {signal}")]
     Signal {
         /// The signal's name.
         signal: &'static str,

@@ -162,7 +162,7 @@ impl Reloader {
             Err(error) => tracing::error!(
                 trigger = trigger.as_str(),
                 kind = error.kind(),
-                error = %error,
+                error = %crate::error::chain(error),
                 serving_since = %rfc3339(serving_since),
                 "reload failed; still serving the data loaded before"
             ),

@@ -11,7 +11,6 @@
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::OnceLock;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, UrlParam};
+use super::json::Json;
 use super::reload::{ReloadFailure, ReloadTrigger};
 use crate::data_age::{self, DatabaseAge};
 use crate::geoip::DatabaseInfo;
@@ -380,7 +380,8 @@ pub(crate) async fn openapi() -> Response {
         use utoipa::OpenApi;
         super::openapi::ApiDoc::openapi()
             .to_json()
-            .unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
+            .map(|document| document + "\n")
+            .unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}\n"))
     });
     (
         [(header::CONTENT_TYPE, "application/json")],
@@ -406,7 +407,11 @@ pub(crate) async fn openapi() -> Response {
     )
 )]
 pub(crate) async fn reload(State(state): State<AppState>) -> Result<Json<Reloaded>, ApiError> {
-    let data = state.reloader.reload(ReloadTrigger::Http).await?;
+    let data = state
+        .reloader
+        .reload(ReloadTrigger::Http)
+        .await
+        .map_err(ApiError::Reload)?;
     Ok(Json(Reloaded {
         status: "reloaded",
         loaded_at: rfc3339(data.loaded_at),

@@ -311,7 +311,10 @@ async fn every_error_status_is_json() {
     }
 
     let missing = server.get("/v1/lookup").await;
-    assert!(missing.error(400).contains("url"), "{missing:?}");
+    assert_eq!(
+        missing.error(400),
+        "the query parameter \"url\" is missing (e.g. ?url=<the reported URL, URL-encoded>)"
+    );
     server.get("/v1/lookup?uri=example.nl").await.error(400);
 
     let post = |body: &'static str, content_type: Option<&'static str>| {
@@ -322,17 +325,57 @@ async fn every_error_status_is_json() {
         async move { Reply::read(request.send().await.unwrap()).await }
     };
     let json_type = Some("application/json");
-    post("not json", json_type).await.error(400);
-    post("{\"urls\": [\"a\"", json_type).await.error(400);
-    post("{\"url\": \"example.nl\"}", json_type)
-        .await
-        .error(400);
-    post("{\"urls\": \"example.nl\"}", json_type)
-        .await
-        .error(400);
-    post("{\"urls\": [1, 2]}", json_type).await.error(400);
-    post("{\"urls\": []}", None).await.error(415);
-    post("{\"urls\": []}", Some("text/plain")).await.error(415);
+    // Every message names the field or the limit, in the API's words, not the framework's.
+    for (body, content_type, status, message) in [
+        (
+            "not json",
+            json_type,
+            400,
+            "the body is not valid JSON: expected ident at line 1 column 2",
+        ),
+        (
+            "{\"urls\": [\"a\"",
+            json_type,
+            400,
+            "the body is not valid JSON: urls: EOF while parsing a list at line 1 column 13",
+        ),
+        (
+            "{\"url\": \"example.nl\"}",
+            json_type,
+            400,
+            "the JSON body has no field \"urls\" (expected {\"urls\": [\"<reported URL>\", …]})",
+        ),
+        (
+            "{\"urls\": \"example.nl\"}",
+            json_type,
+            400,
+            "the field \"urls\" is not valid: invalid type: string \"example.nl\", expected a sequence at line 1 column 21",
+        ),
+        (
+            "{\"urls\": [1, 2]}",
+            json_type,
+            400,
+            "the field \"urls[0]\" is not valid: invalid type: integer `1`, expected a string at line 1 column 11",
+        ),
+        (
+            "{\"urls\": []}",
+            None,
+            415,
+            "send the body with the header `Content-Type: application/json`",
+        ),
+        (
+            "{\"urls\": []}",
+            Some("text/plain"),
+            415,
+            "send the body with the header `Content-Type: application/json`",
+        ),
+    ] {
+        assert_eq!(
+            post(body, content_type).await.error(status),
+            message,
+            "{body}"
+        );
+    }
 
     let too_many = server
         .post("/v1/lookup", &json!({ "urls": ["a", "b", "c", "d"] }))
@@ -341,7 +384,10 @@ async fn every_error_status_is_json() {
     let big = server
         .post("/v1/lookup", &json!({ "urls": ["x".repeat(5000)] }))
         .await;
-    big.error(413);
+    assert_eq!(
+        big.error(413),
+        "the request body is larger than the limit of 4096 bytes (--max-body-bytes)"
+    );
 
     for bad in [
         "banana",
@@ -1219,10 +1265,13 @@ async fn the_readme_serve_example_is_ready_on_old_data_and_says_so() {
         "--watch-interval",
         "60s",
     ]);
+    // Colour only on a terminal: this log goes to a pipe.
+    command.env_remove("NO_COLOR");
     let child = Child::start(command).await;
     let ready = child.get("/readyz").await;
     assert_eq!(ready.status, 200, "{ready:?}");
     let log = child.terminate().await;
+    assert!(!log.contains('\x1b'), "escape codes in a piped log:\n{log}");
     assert!(
         log.contains("WARN") && log.contains("the country database country.mmdb was built"),
         "{log}"
@@ -1239,4 +1288,29 @@ async fn the_readme_serve_example_is_ready_on_old_data_and_says_so() {
         1,
         "{log}"
     );
+}
+
+/// A failure is said once: "cannot listen on ADDRESS: <the system's reason>", not the reason
+/// twice.
+#[test]
+fn an_address_in_use_is_said_once() {
+    let world = TestWorld::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap();
+    let output = support::hostloc(&world, "127.0.0.1:9".parse().unwrap())
+        .args(["serve", "--listen", &address.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let reason = std::io::Error::from(std::io::ErrorKind::AddrInUse).to_string();
+    let line = stderr
+        .lines()
+        .find(|line| line.starts_with("hostloc: error: "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        line.starts_with(&format!("hostloc: error: cannot listen on {address}: ")),
+        "{line}"
+    );
+    assert_eq!(line.matches("in use").count(), 1, "{line} ({reason})");
 }

@@ -212,6 +212,39 @@ fn usage_errors_exit_2() {
     }
 }
 
+/// A name server that is not there (a closed port) is named as not answering, not reported as
+/// a slow lookup to retry.
+#[test]
+fn a_dns_server_that_is_not_there_is_named() {
+    let world = TestWorld::new();
+    let closed = {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap()
+    };
+    for transport in ["pooled", "hickory"] {
+        let output = support::hostloc(&world, closed)
+            .args([
+                "lookup",
+                "--json",
+                "--dns-transport",
+                transport,
+                "example.nl",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0));
+        let result = &json_lines(&output.stdout)[0];
+        assert_eq!(result["verdict"], "unresolved");
+        let reason = result["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with(&format!(
+                "no DNS server is answering for example.nl: {closed} gave no answer in time"
+            )) && reason.contains("--dns-server"),
+            "{transport}: {reason}"
+        );
+    }
+}
+
 #[test]
 fn bundled_data_works_with_no_data_flags_from_any_directory() {
     let dns = zone();

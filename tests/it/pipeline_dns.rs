@@ -77,6 +77,18 @@ fn zone() -> TestDns {
         "shop.example.cdn.cloudflare.net",
         records(&["5.5.5.5"], &[], 60),
     );
+    // A CDN recognised by its name while the address is in a hoster's network.
+    dns.set(
+        "www.proxied.example",
+        Answer::Cname {
+            target: "proxied.example.cdn.cloudflare.net".into(),
+            ttl: 300,
+        },
+    );
+    dns.set(
+        "proxied.example.cdn.cloudflare.net",
+        records(&["95.211.0.9"], &[], 60),
+    );
     dns.set(
         "www.chain.example",
         Answer::Cname {
@@ -401,6 +413,17 @@ async fn cname_chains_are_recorded_in_order_with_the_smallest_ttl() {
         assert_eq!(report.addresses[0].cdn.as_deref(), Some("Cloudflare"));
         assert_eq!(report.addresses[0].cdn_match, Some(CdnMatch::Cname));
         assert_eq!(report.cdn_providers, ["Cloudflare"], "{transport:?}");
+
+        // The reason says what matched (the CNAME target), not that the address is the CDN's.
+        let report = fixture.lookup_by(transport, "www.proxied.example").await;
+        assert_eq!(report.verdict, Verdict::BehindCdn, "{transport:?}");
+        assert_eq!(
+            report.reason,
+            "the CNAME target proxied.example.cdn.cloudflare.net is a name of Cloudflare, a CDN \
+             or reverse proxy that hides the real hosting location; its address 95.211.0.9 is \
+             in AS60781 LeaseWeb Netherlands B.V. (95.211.0.0/16, NL); ask Cloudflare for the \
+             origin server"
+        );
     }
 }
 

@@ -155,6 +155,13 @@ impl Reply {
         let headers = response.headers().clone();
         let text = response.text().await.expect("response body");
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if headers
+            .get("content-type")
+            .is_some_and(|value| value == "application/json")
+        {
+            // So that curl's output does not run into the prompt.
+            assert!(text.ends_with("}\n"), "no newline at the end: {text:?}");
+        }
         Reply {
             status,
             headers,
