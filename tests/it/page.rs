@@ -598,8 +598,8 @@ async fn a_failed_chunk_stops_the_lookup_and_says_how_far_it_got() {
     wait_for_status(&browser, "startsWith", "Stopped").await;
     assert_eq!(
         status(&browser).await,
-        "Stopped after 2 of 4 reports: the request did not finish within 500ms. \
-         Press the button again to retry."
+        "Stopped after 2 of 4 reports: the request did not finish within 500ms \
+         (--request-timeout). Press the button again to retry."
     );
     let rows = rows(&browser).await;
     let verdicts: Vec<&str> = rows
