@@ -22,6 +22,7 @@ fn data_paths() -> DataPaths {
         asn_db: data.join("asn.mmdb"),
         networks: data.join("networks.csv"),
         hotlines: data.join("hotlines.csv"),
+        anycast: data.join("anycast.csv"),
     }
 }
 

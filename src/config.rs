@@ -209,10 +209,20 @@ pub struct DataArgs {
     )]
     pub hotlines: Option<PathBuf>,
 
+    /// Known anycast networks, whose addresses are set aside rather than located (CSV, see
+    /// docs/data.md). Default: bundled.
+    #[arg(
+        long,
+        env = "HOSTLOC_ANYCAST",
+        hide_short_help = true,
+        value_name = "PATH"
+    )]
+    pub anycast: Option<PathBuf>,
+
     /// The one directory the files not given above are read from.
     ///
     /// It may hold each file under its bundled name (dbip-country.mmdb, asn.mmdb,
-    /// networks.csv, hotlines.csv) or MaxMind's (GeoLite2-Country.mmdb, GeoLite2-ASN.mmdb, …). Default: the
+    /// networks.csv, hotlines.csv, anycast.csv) or MaxMind's (GeoLite2-Country.mmdb, GeoLite2-ASN.mmdb, …). Default: the
     /// search of docs/data.md.
     #[arg(
         long,
@@ -793,6 +803,7 @@ impl DataArgs {
             asn_db: self.asn_db.clone(),
             networks: self.networks.clone(),
             hotlines: self.hotlines.clone(),
+            anycast: self.anycast.clone(),
         };
         data_files::find(&given, &self.search_path(), bundled)
     }
@@ -941,6 +952,7 @@ mod tests {
         assert_eq!(paths.asn_db, source.join("asn.mmdb"));
         assert_eq!(paths.networks, source.join("networks.csv"));
         assert_eq!(paths.hotlines, source.join("hotlines.csv"));
+        assert_eq!(paths.anycast, source.join("anycast.csv"));
         assert_eq!(pipeline.referral.jurisdiction.code(), "NL");
         assert_eq!(
             pipeline.data.max_data_age,

@@ -3,8 +3,8 @@
 //! Owns the search that turns "no `--country-db` given" into a file: which directories are
 //! looked in, in which order, under which file names, and the bundled copy that a `hostloc`
 //! binary carries inside itself, so that an installed binary finds data wherever it runs.
-//! The order, for each of the four files (country and ASN databases, networks file, hotline
-//! table) on its own (documented in `docs/data.md`):
+//! The order, for each of the five files (country and ASN databases, networks file, hotline
+//! table, anycast list) on its own (documented in `docs/data.md`):
 //!
 //! 1. the file's own flag or variable (`--country-db`, `HOSTLOC_COUNTRY_DB`, …);
 //! 2. `--data-dir DIR` / `HOSTLOC_DATA_DIR`: when given, the only directory looked in;
@@ -45,7 +45,10 @@ pub const NETWORKS_NAMES: &[&str] = &["networks.csv"];
 /// The name of the hotline table.
 pub const HOTLINES_NAMES: &[&str] = &["hotlines.csv"];
 
-/// The four data files.
+/// The name of the anycast list.
+pub const ANYCAST_NAMES: &[&str] = &["anycast.csv"];
+
+/// The five data files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataFile {
     /// The country database.
@@ -56,6 +59,8 @@ pub enum DataFile {
     Networks,
     /// The table of INHOPE member hotlines by country.
     Hotlines,
+    /// The list of known anycast networks.
+    Anycast,
 }
 
 impl DataFile {
@@ -66,6 +71,7 @@ impl DataFile {
             DataFile::AsnDb => ASN_DB_NAMES,
             DataFile::Networks => NETWORKS_NAMES,
             DataFile::Hotlines => HOTLINES_NAMES,
+            DataFile::Anycast => ANYCAST_NAMES,
         }
     }
 
@@ -76,6 +82,7 @@ impl DataFile {
             DataFile::AsnDb => "--asn-db",
             DataFile::Networks => "--networks",
             DataFile::Hotlines => "--hotlines",
+            DataFile::Anycast => "--anycast",
         }
     }
 
@@ -86,6 +93,7 @@ impl DataFile {
             DataFile::AsnDb => "ASN database",
             DataFile::Networks => "networks file",
             DataFile::Hotlines => "hotline table",
+            DataFile::Anycast => "anycast list",
         }
     }
 }
@@ -102,6 +110,8 @@ pub struct Bundled {
     pub networks: &'static [u8],
     /// `hotlines.csv`.
     pub hotlines: &'static [u8],
+    /// `anycast.csv`.
+    pub anycast: &'static [u8],
 }
 
 impl Bundled {
@@ -111,6 +121,7 @@ impl Bundled {
             DataFile::AsnDb => self.asn_db,
             DataFile::Networks => self.networks,
             DataFile::Hotlines => self.hotlines,
+            DataFile::Anycast => self.anycast,
         }
     }
 }
@@ -143,6 +154,8 @@ pub struct GivenFiles {
     pub networks: Option<PathBuf>,
     /// `--hotlines`.
     pub hotlines: Option<PathBuf>,
+    /// `--anycast`.
+    pub anycast: Option<PathBuf>,
 }
 
 /// Why a data file could not be found.
@@ -203,6 +216,7 @@ pub fn find(
         asn_db: one(DataFile::AsnDb, &given.asn_db)?,
         networks: one(DataFile::Networks, &given.networks)?,
         hotlines: one(DataFile::Hotlines, &given.hotlines)?,
+        anycast: one(DataFile::Anycast, &given.anycast)?,
     })
 }
 
@@ -221,7 +235,7 @@ fn find_one(
         });
     }
     let geoipupdate: &[PathBuf] = match file {
-        DataFile::Networks | DataFile::Hotlines => &[],
+        DataFile::Networks | DataFile::Hotlines | DataFile::Anycast => &[],
         DataFile::CountryDb | DataFile::AsnDb => &search.geoipupdate_dirs,
     };
     let mut looked = Vec::new();
@@ -301,6 +315,7 @@ mod tests {
         asn_db: b"bundled asn",
         networks: b"provider,match,value,source\n",
         hotlines: b"country,name\n",
+        anycast: b"network,operator,service\n",
     };
 
     fn touch(dir: &Path, name: &str) -> PathBuf {
@@ -327,6 +342,7 @@ mod tests {
             "asn.mmdb",
             "networks.csv",
             "hotlines.csv",
+            "anycast.csv",
         ] {
             touch(&at("source"), name);
         }
@@ -368,6 +384,7 @@ mod tests {
         };
         touch(&root.path().join("source"), "networks.csv");
         touch(&data_dir, "hotlines.csv");
+        touch(&data_dir, "anycast.csv");
         let error = find(&GivenFiles::default(), &search, Some(&BUNDLED)).unwrap_err();
         assert_eq!(
             error.to_string(),
@@ -404,7 +421,7 @@ mod tests {
         let again = find(&GivenFiles::default(), &search, Some(&BUNDLED)).unwrap();
         assert_eq!(again, paths);
         assert_eq!(fs::read(&paths.asn_db).unwrap(), BUNDLED.asn_db);
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 4);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 5);
     }
 
     #[test]

@@ -24,6 +24,7 @@
 //! database; [`data_csv`] reads the networks and hotlines tables. See `ARCHITECTURE.md` for the
 //! invariants.
 
+pub mod anycast;
 pub mod asn_import;
 pub mod batch;
 pub mod cache;

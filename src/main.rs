@@ -22,6 +22,7 @@ const BUNDLED: Bundled = Bundled {
     asn_db: include_bytes!("../data/asn.mmdb"),
     networks: include_bytes!("../data/networks.csv"),
     hotlines: include_bytes!("../data/hotlines.csv"),
+    anycast: include_bytes!("../data/anycast.csv"),
 };
 
 fn main() -> ExitCode {
@@ -137,6 +138,12 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
                 data.hotlines.len(),
                 data.hotlines.country_count(),
                 paths.hotlines.display()
+            )?;
+            writeln!(
+                stdout,
+                "anycast  {}  {}",
+                count(data.anycast.len() as u64, "network", "networks"),
+                paths.anycast.display()
             )?;
             Ok(ExitCode::SUCCESS)
         }

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
+use crate::anycast::AnycastNetworks;
 use crate::cache::DnsCache;
 use crate::data_age::{self, DatabaseAge};
 use crate::data_csv::DataFileError;
@@ -40,6 +41,8 @@ pub struct DataPaths {
     pub networks: PathBuf,
     /// The INHOPE member hotlines by country.
     pub hotlines: PathBuf,
+    /// The known anycast networks.
+    pub anycast: PathBuf,
 }
 
 /// Why the data set could not be loaded.
@@ -49,7 +52,7 @@ pub enum DataError {
     /// A GeoIP database.
     #[error(transparent)]
     Geo(#[from] GeoDbError),
-    /// The networks file or the hotlines file.
+    /// The networks file, the hotlines file or the anycast list.
     #[error(transparent)]
     Table(#[from] DataFileError),
 }
@@ -64,8 +67,8 @@ impl DataError {
     }
 }
 
-/// The databases, the networks file and the hotline table, loaded together and swapped
-/// together.
+/// The databases, the networks file, the hotline table and the anycast list, loaded together
+/// and swapped together.
 #[derive(Debug)]
 pub struct DataSet {
     /// Country and ASN databases.
@@ -74,6 +77,8 @@ pub struct DataSet {
     pub networks: CdnNetworks,
     /// INHOPE member hotlines by country.
     pub hotlines: HotlineTable,
+    /// Known anycast networks.
+    pub anycast: AnycastNetworks,
     /// When this set was loaded.
     pub loaded_at: SystemTime,
 }
@@ -89,6 +94,7 @@ impl DataSet {
             geo: GeoDb::open(&paths.country_db, &paths.asn_db)?,
             networks: CdnNetworks::load(&paths.networks)?,
             hotlines: HotlineTable::load(&paths.hotlines)?,
+            anycast: AnycastNetworks::load(&paths.anycast)?,
             loaded_at: SystemTime::now(),
         })
     }
@@ -480,6 +486,11 @@ fn locate_address(
         .networks
         .classify(located, address.asn)
         .or_else(|| chain_cdn.map(|provider| (provider.to_owned(), CdnMatch::Cname)))
+        .or_else(|| {
+            data.anycast
+                .find(located)
+                .map(|network| (network.name(), CdnMatch::Anycast))
+        })
         .or_else(|| {
             facts.is_anycast.then(|| {
                 let provider = match (&address.as_org, address.asn) {

@@ -32,7 +32,9 @@
 //! An address: `ip`, `public`, `special_purpose` (the IANA block of a non-public address),
 //! `located_as` (the IPv4 address looked up for an IPv4-mapped or NAT64 address), `country`,
 //! `registered_country`, `asn`, `as_org`, `network`, `as_network`, `cdn`, `cdn_match`
-//! (`asn`, `prefix`, `cname` or `anycast`). Unknown values are null, never empty strings.
+//! (`asn`, `prefix`, `cname` or `anycast`; for `anycast`, an address in `data/anycast.csv` or
+//! flagged by its database, `cdn` names the operator and service, e.g. `RIPE NCC (K root
+//! server)`). Unknown values are null, never empty strings.
 //!
 //! A forwarding (an item of `forward_to`): `country` (ISO 3166-1 alpha-2), `hotlines` (the
 //! country's INHOPE member hotlines from the hotline table, each `{name, website, iccam_id}`,

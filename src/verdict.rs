@@ -286,6 +286,18 @@ pub fn judge_host(
         {
             return behind_cdn_by_name(matched, &cdn, &ignored);
         }
+        if cdn.iter().all(|a| a.cdn_match == Some(CdnMatch::Anycast)) {
+            let operators = join_words(&unique(cdn.iter().filter_map(|a| a.cdn.clone())));
+            return Judgement {
+                verdict: Verdict::BehindCdn,
+                reason: format!(
+                    "{} anycast ({operators}): announced from many places at once, so no \
+                     database can say where it is served from; ask {operators} where the \
+                     content is served from{ignored}",
+                    describe_ips(&cdn, "is", "are"),
+                ),
+            };
+        }
         let providers = unique(cdn.iter().filter_map(|a| a.cdn.clone()));
         let provider_text = join_words(&providers);
         return Judgement {
@@ -297,16 +309,27 @@ pub fn judge_host(
             ),
         };
     }
-    let cdn_note = if cdn.is_empty() {
-        String::new()
-    } else {
-        let providers = unique(cdn.iter().filter_map(|a| a.cdn.clone()));
-        format!(
+    // Addresses set aside: those of a CDN, and anycast ones, said apart.
+    let (anycast, proxied): (Vec<&AddressReport>, Vec<&AddressReport>) = cdn
+        .iter()
+        .partition(|a| a.cdn_match == Some(CdnMatch::Anycast));
+    let mut cdn_note = String::new();
+    if !proxied.is_empty() {
+        let providers = unique(proxied.iter().filter_map(|a| a.cdn.clone()));
+        cdn_note.push_str(&format!(
             "; {} of {} set aside",
-            list_ips(&cdn),
+            list_ips(&proxied),
             join_words(&providers)
-        )
-    };
+        ));
+    }
+    if !anycast.is_empty() {
+        let operators = unique(anycast.iter().filter_map(|a| a.cdn.clone()));
+        cdn_note.push_str(&format!(
+            "; {}, anycast ({}), set aside",
+            list_ips(&anycast),
+            join_words(&operators)
+        ));
+    }
     let domestic: Vec<&AddressReport> = origin
         .iter()
         .copied()

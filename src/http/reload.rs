@@ -208,7 +208,7 @@ pub(crate) async fn watch_files(
 }
 
 /// What the watcher compares: per file, its size and modification time, or that it is missing.
-pub(crate) type Fingerprint = [Option<(u64, Option<SystemTime>)>; 4];
+pub(crate) type Fingerprint = [Option<(u64, Option<SystemTime>)>; 5];
 
 /// The fingerprint of the data files now.
 pub(crate) fn fingerprint(paths: &DataPaths) -> Fingerprint {
@@ -221,5 +221,6 @@ pub(crate) fn fingerprint(paths: &DataPaths) -> Fingerprint {
         one(&paths.asn_db),
         one(&paths.networks),
         one(&paths.hotlines),
+        one(&paths.anycast),
     ]
 }

@@ -165,3 +165,67 @@ fn data_info_shows_what_is_loaded() {
         "{stdout}"
     );
 }
+
+/// The bundled anycast list holds every root server's two addresses (from IANA's root hints)
+/// and the big public resolvers, and no hoster.
+#[test]
+fn bundled_anycast_list_has_the_root_servers_and_public_resolvers() {
+    use hostloc::anycast::AnycastNetworks;
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let anycast = AnycastNetworks::load(&data.join("anycast.csv")).expect("bundled list loads");
+    for letter in 'A'..='M' {
+        let service = format!("{letter} root server");
+        let count = [
+            "198.41.0.4",
+            "2001:503:ba3e::2:30",
+            "170.247.170.2",
+            "2801:1b8:10::b",
+            "192.33.4.12",
+            "2001:500:2::c",
+            "199.7.91.13",
+            "2001:500:2d::d",
+            "192.203.230.10",
+            "2001:500:a8::e",
+            "192.5.5.241",
+            "2001:500:2f::f",
+            "192.112.36.4",
+            "2001:500:12::d0d",
+            "198.97.190.53",
+            "2001:500:1::53",
+            "192.36.148.17",
+            "2001:7fe::53",
+            "192.58.128.30",
+            "2001:503:c27::2:30",
+            "193.0.14.129",
+            "2001:7fd::1",
+            "199.7.83.42",
+            "2001:500:9f::42",
+            "202.12.27.33",
+            "2001:dc3::35",
+        ]
+        .iter()
+        .filter(|ip| {
+            anycast
+                .find(ip.parse().unwrap())
+                .is_some_and(|network| network.service == service)
+        })
+        .count();
+        assert_eq!(count, 2, "{service}");
+    }
+    for (ip, service) in [
+        ("8.8.8.8", "Google Public DNS"),
+        ("2001:4860:4860::8844", "Google Public DNS"),
+        ("9.9.9.9", "Quad9 DNS"),
+        ("2620:fe::fe", "Quad9 DNS"),
+        ("208.67.222.222", "OpenDNS"),
+        ("1.1.1.1", "Cloudflare DNS 1.1.1.1"),
+    ] {
+        let found = anycast
+            .find(ip.parse().unwrap())
+            .map(|n| n.service.as_str());
+        assert_eq!(found, Some(service), "{ip}");
+    }
+    for hoster in ["95.211.0.1", "46.4.0.1", "8.8.9.9"] {
+        assert_eq!(anycast.find(hoster.parse().unwrap()), None, "{hoster}");
+    }
+}

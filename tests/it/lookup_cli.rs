@@ -258,6 +258,8 @@ fn bundled_data_works_with_no_data_flags_from_any_directory() {
             "95.211.0.1",
             "files.example.nl",
             "1.1.1.1",
+            "193.0.14.129",
+            "2001:4860:4860::8888",
         ])
         .output()
         .unwrap();
@@ -276,6 +278,20 @@ fn bundled_data_works_with_no_data_flags_from_any_directory() {
         "1.1.1.1 is Cloudflare's"
     );
     assert_eq!(results[2]["addresses"][0]["cdn"], "Cloudflare");
+    // Anycast: the K root server (which the bundled data places in NL) and Google Public DNS's
+    // IPv6 address (placed in CA) are neither domestic nor foreign.
+    for (result, operator) in [
+        (&results[3], "RIPE NCC (K root server)"),
+        (&results[4], "Google (Google Public DNS)"),
+    ] {
+        assert_eq!(result["verdict"], "behind_cdn", "{result}");
+        assert_eq!(result["addresses"][0]["cdn_match"], "anycast");
+        assert_eq!(result["addresses"][0]["cdn"], operator);
+        assert!(
+            result["reason"].as_str().unwrap().contains("anycast"),
+            "{result}"
+        );
+    }
     let databases = results[0]["databases"].as_array().unwrap();
     assert_eq!(databases[0]["file"], "dbip-country.mmdb");
     assert_eq!(databases[1]["file"], "asn.mmdb");

@@ -51,6 +51,11 @@ fn zone() -> TestDns {
     );
     dns.set("akamai.example", records(&["23.32.0.1"], &[], 300));
     dns.set("anycast.example", records(&["9.9.9.9"], &[], 300));
+    // A hoster's address, and a public resolver's anycast address the database places in US.
+    dns.set(
+        "resolver-mixed.example",
+        records(&["95.211.0.1"], &["2001:4860:4860::8888"], 300),
+    );
     dns.set("lan.example", records(&["10.0.0.1"], &["fd00::1"], 300));
     dns.set(
         "half-private.example",
@@ -213,6 +218,20 @@ async fn every_verdict_is_reachable() {
             BehindCdn,
             &["CH"][..],
             "anycast network of Quad9",
+        ),
+        (
+            "resolver-mixed.example",
+            Domestic,
+            &["NL", "US"][..],
+            "the address 95.211.0.1 is located in NL, at AS60781 LeaseWeb Netherlands B.V.; \
+             2001:4860:4860::8888, anycast (Google (Google Public DNS)), set aside",
+        ),
+        (
+            "http://95.211.0.53/",
+            BehindCdn,
+            &["NL"][..],
+            "the address 95.211.0.53 is anycast (RIPE NCC (K root server)): announced from many \
+             places at once, so no database can say where it is served from",
         ),
         (
             "http://www.shop.example/img.png",

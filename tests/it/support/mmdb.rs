@@ -147,6 +147,15 @@ Akamai,asn,20940,test
 Akamai,cname,edgekey.net,test
 ";
 
+/// The anycast list of the test world: Google Public DNS's IPv6 network, inside the world's
+/// Google row (located in US), and a single address of the world's Leaseweb row.
+pub(crate) const ANYCAST_CSV: &str = "\
+# test anycast networks
+network,operator,service,source
+2001:4860:4860::/48,Google,Google Public DNS,test
+95.211.0.53,RIPE NCC,K root server,test
+";
+
 /// The bundled hotline table, `data/hotlines.csv`: the test world routes with the real one.
 pub(crate) fn bundled_hotlines() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/hotlines.csv")
@@ -174,6 +183,7 @@ impl TestWorld {
             geolite2_asn,
         );
         std::fs::write(dir.path().join("networks.csv"), NETWORKS_CSV).expect("networks file");
+        std::fs::write(dir.path().join("anycast.csv"), ANYCAST_CSV).expect("anycast file");
         TestWorld { dir }
     }
 
@@ -184,6 +194,7 @@ impl TestWorld {
             asn_db: self.dir.path().join("asn.mmdb"),
             networks: self.dir.path().join("networks.csv"),
             hotlines: bundled_hotlines(),
+            anycast: self.dir.path().join("anycast.csv"),
         }
     }
 

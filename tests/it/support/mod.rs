@@ -139,7 +139,9 @@ pub(crate) fn hostloc_data(paths: &DataPaths) -> Command {
         .arg("--networks")
         .arg(&paths.networks)
         .arg("--hotlines")
-        .arg(&paths.hotlines);
+        .arg(&paths.hotlines)
+        .arg("--anycast")
+        .arg(&paths.anycast);
     command
 }
 
