@@ -12,7 +12,7 @@ use anyhow::Context;
 use hostloc::config::{Cli, Command, DataCommand};
 use hostloc::data_files::Bundled;
 use hostloc::plural::count;
-use hostloc::{asn_import, batch, cli, http, manual, telemetry};
+use hostloc::{asn_import, batch, cli, data_age, http, manual, telemetry};
 
 /// The bundled data, carried inside the binary so that an installed hostloc finds data
 /// wherever it runs (the last place `hostloc::data_files` looks). Only this binary carries it,
@@ -134,9 +134,9 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             )?;
             writeln!(
                 stdout,
-                "hotlines {} rows, {} countries  {}",
-                data.hotlines.len(),
-                data.hotlines.country_count(),
+                "hotlines {}, {}  {}",
+                count(data.hotlines.len() as u64, "row", "rows"),
+                count(data.hotlines.country_count() as u64, "country", "countries"),
                 paths.hotlines.display()
             )?;
             writeln!(
@@ -145,6 +145,11 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
                 count(data.anycast.len() as u64, "network", "networks"),
                 paths.anycast.display()
             )?;
+            let ages =
+                data_age::database_ages(&data.geo, info.data.max_data_age, SystemTime::now());
+            for warning in data_age::stale_warnings(&ages) {
+                writeln!(stdout, "note: {warning}")?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions(completions) => {

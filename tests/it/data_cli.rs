@@ -164,6 +164,13 @@ fn data_info_shows_what_is_loaded() {
         )),
         "{stdout}"
     );
+    assert!(stdout.contains("anycast  2 networks  "), "{stdout}");
+    // The test world's databases were built on 2026-06-01: older than the default 35 days.
+    assert!(
+        stdout.contains("\nnote: the country database country.mmdb was built ")
+            && stdout.contains("\nnote: the asn database asn.mmdb was built "),
+        "{stdout}"
+    );
 }
 
 /// The bundled anycast list holds every root server's two addresses (from IANA's root hints)
