@@ -153,7 +153,7 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions(completions) => {
-            manual::write_completions(completions.shell, &mut std::io::stdout().lock());
+            manual::write_completions(completions.shell, &mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Manpage(manpage) => {

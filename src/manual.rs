@@ -13,10 +13,17 @@ use clap_complete::Shell;
 use crate::config::Cli;
 
 /// Writes the completion script for `shell` to `out`.
-pub fn write_completions(shell: Shell, out: &mut dyn Write) {
+///
+/// # Errors
+///
+/// The error of writing to `out` (a closed pipe included: clap_complete itself would panic on
+/// it, so the script is made in memory first).
+pub fn write_completions(shell: Shell, out: &mut dyn Write) -> std::io::Result<()> {
     let mut command = Cli::command();
     let name = command.get_name().to_owned();
-    clap_complete::generate(shell, &mut command, name, out);
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, name, &mut script);
+    out.write_all(&script)
 }
 
 /// Writes the `hostloc(1)` man page (roff) to `out`.
@@ -54,7 +61,7 @@ mod tests {
     #[test]
     fn completions_know_every_command_and_a_grouped_option() {
         let mut script = Vec::new();
-        write_completions(Shell::Bash, &mut script);
+        write_completions(Shell::Bash, &mut script).unwrap();
         let script = String::from_utf8(script).unwrap();
         for word in [
             "lookup",
@@ -66,6 +73,24 @@ mod tests {
         ] {
             assert!(script.contains(word), "bash completion lacks {word}");
         }
+    }
+
+    /// A closed pipe (`hostloc completions bash | head`) is an error to report, not a panic.
+    #[test]
+    fn a_closed_pipe_is_an_error_not_a_panic() {
+        struct ClosedPipe;
+        impl Write for ClosedPipe {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let error = write_completions(Shell::Bash, &mut ClosedPipe).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
+        let error = write_manpage(&mut ClosedPipe).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
     }
 
     #[test]
