@@ -68,7 +68,7 @@ pub enum Command {
     /// Enrich a CSV / JSONL / plain-lines export of reports with a verdict per row.
     #[command(after_long_help = BATCH_EXAMPLES)]
     Batch(BatchCommand),
-    /// Show or maintain the data: databases, networks file and hotline table.
+    /// Show or maintain the data: databases, networks file, hotline table and anycast list.
     #[command(subcommand)]
     Data(DataCommand),
     /// Print a shell completion script.
@@ -623,7 +623,8 @@ fn parse_search_dir(text: &str) -> Result<PathBuf, String> {
 /// `hostloc data ...`.
 #[derive(Debug, Clone, Subcommand)]
 pub enum DataCommand {
-    /// Show what the configured databases, networks file and hotline table are.
+    /// Show what the configured databases, networks file, hotline table and anycast list are,
+    /// and how old the databases are.
     Info(DataInfoArgs),
     /// Build a GeoLite2-ASN-layout database from ip-location-db's asn CSV files.
     ImportAsn(ImportAsnArgs),
