@@ -31,6 +31,8 @@ const BUNDLED_DATA_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
 
 /// File names of the bundled data inside the data directory.
 pub const BUNDLED_COUNTRY_DB: &str = "dbip-country.mmdb";
+/// The bundled second opinion on the country: ip-location-db's geo-whois-asn-country.
+pub const BUNDLED_SECOND_OPINION_DB: &str = "geo-whois-asn-country.mmdb";
 /// The bundled ASN database, built by `hostloc data import-asn`.
 pub const BUNDLED_ASN_DB: &str = "asn.mmdb";
 /// The bundled CDN / reverse-proxy list.
@@ -42,7 +44,7 @@ pub const BUNDLED_HOTLINES: &str = "hotlines.csv";
 #[derive(Debug, Parser)]
 #[command(
     name = "hostloc",
-    version,
+    version = crate::VERSION,
     about,
     long_about = "Where is this reported URL hosted, and is it in our jurisdiction?\n\n\
         hostloc takes reported URLs as they arrive (defanged, without scheme, obfuscated IPs), \
@@ -86,6 +88,7 @@ const LOOKUP_EXAMPLES: &str = "\
 Examples:
   hostloc lookup 'hxxps://files.example[.]nl/a.jpg' 95.211.0.1 'http://1607663617/'
   hostloc lookup --json < reports.txt > results.ndjson
+  hostloc lookup --evidence 'hxxps://files.example[.]nl/a.jpg' >> case-1234.txt
   hostloc lookup --jurisdiction BE --dns-server 127.0.0.1:5353 example.be";
 
 const SERVE_EXAMPLES: &str = "\
@@ -176,12 +179,27 @@ pub struct PipelineArgs {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Data")]
 pub struct DataArgs {
-    /// Country database (.mmdb). Default: the bundled DB-IP Lite country database.
+    /// Country database (.mmdb); repeat or separate with commas to ask several. Default: the
+    /// bundled DB-IP Lite and geo-whois-asn-country databases.
     ///
     /// MaxMind GeoIP2/GeoLite2 Country, City or Enterprise, DB-IP, IPinfo Lite or
-    /// ip-location-db layouts are all read.
-    #[arg(long, env = "HOSTLOC_COUNTRY_DB", value_name = "PATH")]
-    pub country_db: Option<PathBuf>,
+    /// ip-location-db layouts are all read. Every database is asked about every address; the
+    /// first is the primary, which fills `country`. Giving one replaces both bundled files.
+    /// See docs/evidence.md.
+    #[arg(
+        long,
+        env = "HOSTLOC_COUNTRY_DB",
+        value_delimiter = ',',
+        value_name = "PATH"
+    )]
+    pub country_db: Vec<PathBuf>,
+
+    /// Ask one country database only: the first --country-db, or the bundled DB-IP one.
+    ///
+    /// No second opinion, so no `partly_domestic` from sources that disagree. A usage error
+    /// with more than one --country-db.
+    #[arg(long, env = "HOSTLOC_SINGLE_SOURCE", hide_short_help = true)]
+    pub single_source: bool,
 
     /// ASN database (.mmdb); may be the same file as the country database. Default: bundled.
     ///
@@ -332,8 +350,15 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct LookupArgs {
     /// Print one JSON result per line (NDJSON) instead of the summary.
-    #[arg(long, env = "HOSTLOC_JSON")]
+    #[arg(long, env = "HOSTLOC_JSON", conflicts_with = "evidence")]
     pub json: bool,
+
+    /// Print each result as its evidence record, plain text for a case file.
+    ///
+    /// What was reported, what came back, from which data (with SHA-256), which DNS answer,
+    /// when, and by which program; every line is documented in docs/evidence.md.
+    #[arg(long, env = "HOSTLOC_EVIDENCE")]
+    pub evidence: bool,
 
     /// Lookups in flight at once when reading many URLs; output stays in input order.
     #[arg(long, env = "HOSTLOC_CONCURRENCY", default_value_t = 64, hide_short_help = true,
@@ -616,7 +641,38 @@ impl Cli {
         T: Into<OsString>,
     {
         let args = args.into_iter().map(Into::into).collect();
-        Cli::try_parse_from(command_first(&Cli::command(), args))
+        let cli = Cli::try_parse_from(command_first(&Cli::command(), args))?;
+        cli.check()?;
+        Ok(cli)
+    }
+
+    /// Settings that clap cannot check on its own.
+    ///
+    /// # Errors
+    ///
+    /// A usage error (exit status 2) for `--single-source` with more than one `--country-db`:
+    /// which one to keep would be a guess.
+    fn check(&self) -> Result<(), clap::Error> {
+        let data = match &self.command {
+            Command::Lookup(command) => &command.pipeline.data,
+            Command::Serve(command) => &command.pipeline.data,
+            Command::Batch(command) => &command.pipeline.data,
+            Command::Data(DataCommand::Info(info)) => &info.data,
+            Command::Data(DataCommand::ImportAsn(_))
+            | Command::Completions(_)
+            | Command::Manpage(_) => return Ok(()),
+        };
+        if data.single_source && data.country_db.len() > 1 {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "--single-source asks one country database, but {} were given with \
+                     --country-db / HOSTLOC_COUNTRY_DB; give one, or drop --single-source",
+                    data.country_db.len()
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -704,13 +760,23 @@ fn option_takes_value(command: &clap::Command, name: &str) -> Option<bool> {
 }
 
 impl DataArgs {
-    /// The data files, with bundled defaults for any not given.
+    /// The data files, with bundled defaults for any not given. Without `--country-db`, both
+    /// bundled country databases (DB-IP first); with it, exactly the files given, the first as
+    /// the primary. `--single-source` keeps the primary only.
     pub fn data_paths(&self) -> DataPaths {
+        let (country_db, mut second_opinion_dbs) = match self.country_db.split_first() {
+            Some((primary, others)) => (primary.clone(), others.to_vec()),
+            None => (
+                self.data_dir.join(BUNDLED_COUNTRY_DB),
+                vec![self.data_dir.join(BUNDLED_SECOND_OPINION_DB)],
+            ),
+        };
+        if self.single_source {
+            second_opinion_dbs.clear();
+        }
         DataPaths {
-            country_db: self
-                .country_db
-                .clone()
-                .unwrap_or_else(|| self.data_dir.join(BUNDLED_COUNTRY_DB)),
+            country_db,
+            second_opinion_dbs,
             asn_db: self
                 .asn_db
                 .clone()
@@ -814,10 +880,69 @@ mod tests {
         let pipeline = lookup_pipeline(&["hostloc", "lookup", "example.nl"]);
         let paths = pipeline.data.data_paths();
         assert!(paths.country_db.ends_with("data/dbip-country.mmdb"));
+        assert_eq!(paths.second_opinion_dbs.len(), 1);
+        assert!(paths.second_opinion_dbs[0].ends_with("data/geo-whois-asn-country.mmdb"));
         assert!(paths.asn_db.ends_with("data/asn.mmdb"));
         assert!(paths.networks.ends_with("data/networks.csv"));
         assert!(paths.hotlines.ends_with("data/hotlines.csv"));
         assert_eq!(pipeline.referral.jurisdiction.code(), "NL");
+    }
+
+    #[test]
+    fn country_databases_repeat_the_first_being_the_primary() {
+        let paths = |args: &[&str]| {
+            lookup_pipeline(args)
+                .data
+                .data_paths()
+                .country_dbs()
+                .map(|path| path.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            paths(&["hostloc", "lookup", "--country-db", "a.mmdb"]),
+            ["a.mmdb"],
+            "a given database replaces both bundled ones"
+        );
+        assert_eq!(
+            paths(&[
+                "hostloc",
+                "--country-db",
+                "a.mmdb,b.mmdb",
+                "lookup",
+                "--country-db",
+                "c.mmdb",
+            ]),
+            ["a.mmdb", "b.mmdb", "c.mmdb"]
+        );
+        assert_eq!(
+            paths(&[
+                "hostloc",
+                "lookup",
+                "--single-source",
+                "--country-db",
+                "a.mmdb"
+            ]),
+            ["a.mmdb"]
+        );
+        let bundled = paths(&["hostloc", "--single-source", "lookup"]);
+        assert_eq!(bundled.len(), 1);
+        assert!(bundled[0].ends_with("data/dbip-country.mmdb"));
+    }
+
+    #[test]
+    fn single_source_with_several_databases_is_a_usage_error() {
+        for command in [&["lookup"][..], &["serve"], &["data", "info"]] {
+            let mut args = vec![
+                "hostloc",
+                "--single-source",
+                "--country-db",
+                "a.mmdb,b.mmdb",
+            ];
+            args.extend_from_slice(command);
+            let error = Cli::try_parse_args(&args).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+            assert!(error.to_string().contains("2 were given"), "{error}");
+        }
     }
 
     #[test]

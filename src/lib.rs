@@ -16,7 +16,8 @@
 //!   result as the hosting fields of an ICCAM report.
 //! - [`pipeline`]: runs the above in order and owns the reloadable data set;
 //!   [`pipeline::Pipeline::lookup`] is the one function every front end calls.
-//! - [`report`]: the result object and its wire format.
+//! - [`report`]: the result object and its wire format; [`evidence`]: the same result as a
+//!   plain-text case-file record.
 //!
 //! Front ends: [`cli`] (`hostloc lookup`), [`http`] (`hostloc serve`), [`batch`]
 //! (`hostloc batch`). [`config`] parses flags and environment; [`manual`] turns that
@@ -32,6 +33,7 @@ pub mod config;
 pub mod data_csv;
 pub mod dns_transport;
 pub mod error;
+pub mod evidence;
 pub mod geoip;
 pub mod hotlines;
 pub mod http;
@@ -49,3 +51,16 @@ pub mod verdict;
 pub use pipeline::Pipeline;
 pub use report::Report;
 pub use verdict::Verdict;
+
+/// This program's version as every result reports it (`hostloc_version`) and `--version`
+/// prints it: the package version, plus the git commit when built from a checkout, e.g.
+/// `0.1.0 (git 1a2b3c4)`; `-modified` after the commit when tracked files differed from it.
+/// Built from a source archive without `.git` (or without `git`), it is the package version
+/// alone. Tags are ignored (`--exclude=*`), so the commit is always a plain abbreviated hash.
+pub const VERSION: &str = git_version::git_version!(
+    args = ["--always", "--abbrev=7", "--dirty=-modified", "--exclude=*"],
+    prefix = concat!(env!("CARGO_PKG_VERSION"), " (git "),
+    suffix = ")",
+    cargo_prefix = "",
+    fallback = env!("CARGO_PKG_VERSION")
+);

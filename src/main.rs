@@ -44,7 +44,11 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             cli::run_lookup(
                 &pipeline,
                 cli::LookupInput::from_args(lookup.urls),
-                lookup.json,
+                match (lookup.json, lookup.evidence) {
+                    (true, _) => cli::LookupOutput::Json,
+                    (false, true) => cli::LookupOutput::Evidence,
+                    (false, false) => cli::LookupOutput::Summary,
+                },
                 usize::try_from(lookup.concurrency).unwrap_or(64),
                 &mut stdout,
             )
@@ -94,18 +98,21 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             let paths = info.data.data_paths();
             let data = info.data.load()?;
             let mut stdout = std::io::stdout().lock();
-            for info in data.geo.infos() {
+            // The infos come in the order of the files: country databases, then ASN.
+            let files = paths.country_dbs().chain(std::iter::once(&paths.asn_db));
+            for (info, path) in data.geo.infos().into_iter().zip(files) {
+                let role = match (info.role, info.primary) {
+                    (hostloc::geoip::DatabaseRole::Country, true) => "country (primary)".to_owned(),
+                    (role, _) => role.to_string(),
+                };
                 writeln!(
                     stdout,
-                    "{:<8} {:<28} built {:<22} sha256 {}  {}",
-                    info.role.to_string(),
+                    "{role:<17} {:<24} {:<28} built {:<22} sha256 {}  {}",
+                    info.source,
                     info.database_type,
                     info.built.as_deref().unwrap_or("unknown"),
                     info.sha256,
-                    match info.role {
-                        hostloc::geoip::DatabaseRole::Country => paths.country_db.display(),
-                        hostloc::geoip::DatabaseRole::Asn => paths.asn_db.display(),
-                    }
+                    path.display()
                 )?;
             }
             writeln!(

@@ -68,7 +68,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::geoip::DatabaseInfo;
+use crate::geoip::{CountrySources, DatabaseInfo};
 use crate::hotlines::Forwarding;
 use crate::networks::CdnMatch;
 use crate::resolve::{DnsOutcome, QueryOutcome};
@@ -107,6 +107,8 @@ pub struct Report {
     pub looked_up_at: String,
     /// The databases the answer came from.
     pub databases: Vec<DatabaseInfo>,
+    /// The program that answered: version, and the git commit when built from a checkout.
+    pub hostloc_version: &'static str,
     /// Things worth knowing that do not change the verdict.
     pub warnings: Vec<String>,
     /// Where the report goes abroad: one entry per hosting country other than the
@@ -156,7 +158,8 @@ pub struct AddressReport {
     pub special_purpose: Option<String>,
     /// For an IPv4-mapped or NAT64 IPv6 address, the IPv4 address that was located.
     pub located_as: Option<String>,
-    /// Where the address is located, ISO 3166-1 alpha-2.
+    /// Where the address is located, ISO 3166-1 alpha-2: the primary country source's answer,
+    /// or when it has none, the first other source's that has one.
     pub country: Option<String>,
     /// Where the block is registered, ISO 3166-1 alpha-2.
     pub registered_country: Option<String>,
@@ -172,6 +175,10 @@ pub struct AddressReport {
     pub cdn: Option<String>,
     /// How the provider was recognised.
     pub cdn_match: Option<CdnMatch>,
+    /// Each country source's answer (source name → country or null), the primary first;
+    /// empty for a non-public address, which no source is asked about.
+    #[schema(value_type = std::collections::BTreeMap<String, Option<String>>)]
+    pub country_sources: CountrySources,
 }
 
 impl AddressReport {
@@ -190,6 +197,7 @@ impl AddressReport {
             as_network: None,
             cdn: None,
             cdn_match: None,
+            country_sources: CountrySources::default(),
         }
     }
 }

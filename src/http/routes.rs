@@ -32,6 +32,22 @@ use crate::report::{AddressReport, Report, rfc3339};
 pub(crate) struct LookupQuery {
     /// The reported URL, as received (defanged, messy and partial forms are fine).
     url: String,
+    /// `json` (the default): the Result object; `evidence`: the same result as the plain-text
+    /// case-file record of `hostloc lookup --evidence` (docs/evidence.md).
+    #[serde(default)]
+    #[param(inline)]
+    format: LookupFormat,
+}
+
+/// How `GET /v1/lookup` answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum LookupFormat {
+    /// The Result object, `application/json`.
+    #[default]
+    Json,
+    /// The evidence record, `text/plain`.
+    Evidence,
 }
 
 /// Body of `POST /v1/lookup`.
@@ -133,7 +149,9 @@ pub(crate) struct Reloaded {
 
 /// Look up one reported URL.
 ///
-/// An input without a usable host is still answered, with the verdict `invalid`.
+/// An input without a usable host is still answered, with the verdict `invalid`. With
+/// `format=evidence` the answer is the result's evidence record as `text/plain` instead of
+/// JSON: the same text as `hostloc lookup --evidence`.
 #[utoipa::path(
     get,
     path = "/v1/lookup",
@@ -141,8 +159,13 @@ pub(crate) struct Reloaded {
     params(LookupQuery),
     security((), ("api_token" = [])),
     responses(
-        (status = 200, description = "The result, whatever its verdict", body = Report),
-        (status = 400, description = "The `url` parameter is missing", body = ErrorBody),
+        (status = 200, description = "The result, whatever its verdict: the Result object, or \
+                                      with `format=evidence` its plain-text evidence record",
+         content(
+             (Report = "application/json"),
+             (String = "text/plain; charset=utf-8"),
+         )),
+        (status = 400, description = "The `url` parameter is missing, or `format` is neither `json` nor `evidence`", body = ErrorBody),
         (status = 401, description = "An API token is configured and was not presented", body = ErrorBody),
         (status = 503, description = "Too many requests in flight; retry after `Retry-After`", body = ErrorBody),
         (status = 504, description = "The request timeout was reached", body = ErrorBody),
@@ -151,8 +174,16 @@ pub(crate) struct Reloaded {
 pub(crate) async fn lookup_one(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<LookupQuery>,
-) -> Json<Report> {
-    Json(state.pipeline.lookup(&query.url).await)
+) -> Response {
+    let report = state.pipeline.lookup(&query.url).await;
+    match query.format {
+        LookupFormat::Json => Json(report).into_response(),
+        LookupFormat::Evidence => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            crate::evidence::render(&report),
+        )
+            .into_response(),
+    }
 }
 
 /// Look up many reported URLs; the results come in the order of the request.
@@ -277,14 +308,15 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
         .geo
         .databases()
         .into_iter()
-        .filter_map(|(role, database)| {
+        .filter_map(|(info, database)| {
             let age = now.duration_since(database.built()?).ok()?;
             let limit = max_age?;
             (age > limit).then(|| {
                 format!(
-                    "the {role} database {} was built {} days ago, more than the maximum \
+                    "the {} database {} was built {} days ago, more than the maximum \
                      age of {} (--max-data-age)",
-                    database.info(role).file,
+                    info.role,
+                    info.file,
                     age.as_secs() / 86_400,
                     readable_age(limit)
                 )

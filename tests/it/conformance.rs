@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hostloc::geoip::{Database, DatabaseRole, GeoDb, IpFacts};
+use hostloc::geoip::{CountrySources, Database, DatabaseRole, GeoDb, IpFacts, SourceAnswer};
 use ipnet::IpNet;
 use mmdb_writer::Value;
 use serde_json::Value as Json;
@@ -329,9 +329,21 @@ fn generated_layouts_serve_their_roles() {
             "{country_file}"
         );
         assert_eq!(facts.as_org, None);
-        // No record at all: every fact unknown, no error.
+        // No record at all: every fact unknown, no error; the one source is named, without
+        // an answer.
         let facts = geo.locate("7.7.7.7".parse().unwrap());
-        assert_eq!(facts, IpFacts::default(), "{country_file}");
+        let source = country_file.trim_end_matches(".mmdb");
+        assert_eq!(
+            facts,
+            IpFacts {
+                country_sources: CountrySources(vec![SourceAnswer {
+                    source: source.into(),
+                    country: None
+                }]),
+                ..IpFacts::default()
+            },
+            "{country_file}"
+        );
     }
 
     // A file without ASN data cannot be the ASN database, and says so.

@@ -235,8 +235,52 @@ fn bundled_data_works_with_no_data_flags_from_any_directory() {
     );
     assert_eq!(results[2]["addresses"][0]["cdn"], "Cloudflare");
     let databases = results[0]["databases"].as_array().unwrap();
-    assert_eq!(databases[0]["file"], "dbip-country.mmdb");
-    assert_eq!(databases[1]["file"], "asn.mmdb");
+    let files: Vec<&str> = databases
+        .iter()
+        .map(|database| database["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "dbip-country.mmdb",
+            "geo-whois-asn-country.mmdb",
+            "asn.mmdb"
+        ],
+        "both bundled country sources by default, the DB-IP file first"
+    );
+    assert_eq!(databases[0]["primary"], true);
+    assert_eq!(
+        results[0]["addresses"][0]["country_sources"],
+        serde_json::json!({"dbip-country": "NL", "geo-whois-asn-country": "NL"})
+    );
+}
+
+/// The two bundled sources disagree about 85.151.65.231 (DB-IP: NL, geo-whois-asn-country:
+/// DE), one of the addresses the measurement in docs/evidence.md found: a referral to check.
+#[test]
+fn the_bundled_sources_disagreeing_about_nl_make_a_checked_referral() {
+    let output = support::hostloc_bare()
+        .args(["lookup", "--json", "85.151.65.231"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let result = &json_lines(&output.stdout)[0];
+    assert_eq!(result["verdict"], "partly_domestic");
+    assert_eq!(
+        result["reason"],
+        "the country sources disagree whether the address 85.151.65.231 is in NL: \
+         dbip-country says NL, geo-whois-asn-country says DE; check before referring"
+    );
+    let output = support::hostloc_bare()
+        .args(["--single-source", "lookup", "--json", "85.151.65.231"])
+        .output()
+        .unwrap();
+    let result = &json_lines(&output.stdout)[0];
+    assert_eq!(result["verdict"], "domestic", "DB-IP alone says NL");
+    assert_eq!(
+        result["addresses"][0]["country_sources"],
+        serde_json::json!({"dbip-country": "NL"})
+    );
 }
 
 #[test]

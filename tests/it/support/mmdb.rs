@@ -181,6 +181,7 @@ impl TestWorld {
     pub(crate) fn paths(&self) -> DataPaths {
         DataPaths {
             country_db: self.dir.path().join("country.mmdb"),
+            second_opinion_dbs: Vec::new(),
             asn_db: self.dir.path().join("asn.mmdb"),
             networks: self.dir.path().join("networks.csv"),
             hotlines: bundled_hotlines(),
