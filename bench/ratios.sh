@@ -22,7 +22,16 @@ for group, base, ours, per in pairs:
     if per:
         line += f"  ({o/per:.0f} ns vs {b/per:.0f} ns per address)"
     print(line)
+one, two = (mean_ns("geoip", "hostloc_locate_country_and_asn"),
+            mean_ns("geoip", "hostloc_locate_two_countries_and_asn"))
+if one is not None and two is not None:
+    print(f"geoip: second country source: {two/6:.0f} ns vs {one/6:.0f} ns per address "
+          f"(+{(two-one)/6:.0f} ns, ratio {two/one:.2f}x)")
+single = mean_ns("pipeline", "hostloc_lookup_ip_literal_to_json_single_source")
 p = mean_ns("pipeline", "hostloc_lookup_ip_literal_to_json")
 if p is not None:
     print(f"pipeline: one IP-literal lookup to JSON {p/1000:.2f} µs ({1e9/p:,.0f}/s on one core)")
+if p is not None and single is not None:
+    print(f"pipeline: with two country sources {p/1000:.2f} µs vs {single/1000:.2f} µs "
+          f"with --single-source (+{(p-single)/1000:.2f} µs, ratio {p/single:.2f}x)")
 PY

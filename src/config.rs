@@ -179,13 +179,15 @@ pub struct PipelineArgs {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Data")]
 pub struct DataArgs {
-    /// Country database (.mmdb); repeat or separate with commas to ask several. Default: the
-    /// bundled DB-IP Lite and geo-whois-asn-country databases.
+    /// Country database (.mmdb); repeat to ask several, the first being the primary. Default:
+    /// both bundled ones.
     ///
-    /// MaxMind GeoIP2/GeoLite2 Country, City or Enterprise, DB-IP, IPinfo Lite or
-    /// ip-location-db layouts are all read. Every database is asked about every address; the
-    /// first is the primary, which fills `country`. Giving one replaces both bundled files.
-    /// See docs/evidence.md.
+    /// Repeat the option or separate paths with commas. MaxMind GeoIP2/GeoLite2 Country, City
+    /// or Enterprise, DB-IP, IPinfo Lite or ip-location-db layouts are all read. Every
+    /// database is asked about every address; the first is the primary, which fills
+    /// `country`. The default is the bundled DB-IP Lite database with the bundled
+    /// geo-whois-asn-country database as a second opinion; giving one replaces both. See
+    /// docs/evidence.md.
     #[arg(
         long,
         env = "HOSTLOC_COUNTRY_DB",
@@ -565,6 +567,36 @@ pub enum DataCommand {
     Info(DataInfoArgs),
     /// Build a GeoLite2-ASN-layout database from ip-location-db's asn CSV files.
     ImportAsn(ImportAsnArgs),
+    /// Measure how often the country databases in use disagree, on random public IPv4
+    /// addresses: about the country, and about whether an address is in the jurisdiction.
+    Agreement(AgreementArgs),
+}
+
+/// `hostloc data agreement`: the sample, the data and the jurisdiction.
+#[derive(Debug, Clone, Args)]
+pub struct AgreementArgs {
+    /// How many random public IPv4 addresses to draw.
+    #[arg(long, default_value_t = 100_000, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub addresses: u32,
+
+    /// Seed of the random draw: the same seed, data and hostloc build draw the same addresses.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub seed: u64,
+
+    /// How many disagreements about the jurisdiction to list as examples.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub examples: usize,
+
+    /// Databases and the networks file.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Whose jurisdiction.
+    #[command(flatten)]
+    pub referral: ReferralArgs,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// `hostloc data info`: which data, nothing else.
@@ -658,6 +690,7 @@ impl Cli {
             Command::Serve(command) => &command.pipeline.data,
             Command::Batch(command) => &command.pipeline.data,
             Command::Data(DataCommand::Info(info)) => &info.data,
+            Command::Data(DataCommand::Agreement(agreement)) => &agreement.data,
             Command::Data(DataCommand::ImportAsn(_))
             | Command::Completions(_)
             | Command::Manpage(_) => return Ok(()),
@@ -684,6 +717,7 @@ impl Command {
             Command::Serve(command) => command.pipeline.log.clone(),
             Command::Batch(command) => command.pipeline.log.clone(),
             Command::Data(DataCommand::Info(info)) => info.log.clone(),
+            Command::Data(DataCommand::Agreement(agreement)) => agreement.log.clone(),
             Command::Data(DataCommand::ImportAsn(_))
             | Command::Completions(_)
             | Command::Manpage(_) => LogArgs::default(),

@@ -22,9 +22,10 @@
 //! Front ends: [`cli`] (`hostloc lookup`), [`http`] (`hostloc serve`), [`batch`]
 //! (`hostloc batch`). [`config`] parses flags and environment; [`manual`] turns that
 //! definition into shell completions and man pages; [`asn_import`] builds the bundled ASN
-//! database; [`data_csv`] reads the networks and hotlines tables. See `ARCHITECTURE.md` for the
-//! invariants.
+//! database; [`data_csv`] reads the networks and hotlines tables; [`agreement`] measures how
+//! often the country sources disagree. See `ARCHITECTURE.md` for the invariants.
 
+pub mod agreement;
 pub mod asn_import;
 pub mod batch;
 pub mod cache;

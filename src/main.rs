@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use anyhow::Context;
 use hostloc::config::{Cli, Command, DataCommand};
-use hostloc::{asn_import, batch, cli, http, manual, telemetry};
+use hostloc::{agreement, asn_import, batch, cli, http, manual, telemetry};
 
 fn main() -> ExitCode {
     let args = Cli::parse_args();
@@ -92,6 +92,18 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
                 summary.aliased,
                 summary.bytes
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Data(DataCommand::Agreement(measure)) => {
+            let data = measure.data.load()?;
+            let settings = agreement::AgreementSettings {
+                addresses: measure.addresses,
+                seed: measure.seed,
+                jurisdiction: measure.referral.jurisdiction.clone(),
+                examples: measure.examples,
+            };
+            let outcome = agreement::measure(&data.geo, &settings)?;
+            print!("{outcome}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Data(DataCommand::Info(info)) => {

@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use mmdb_writer::Value;
 use serde_json::Value as Json;
 
-use crate::support::mmdb::{WorldRow, write_db};
+use crate::support::mmdb::{WorldRow, flat_country_code, write_db};
 use crate::support::shared_fixtures;
 
 /// What a lookup must return, read from a source JSON record.
@@ -204,11 +204,6 @@ fn ipinfo_lite(row: &WorldRow) -> Option<Value> {
         entries.push(("as_name", Value::from(org)));
     }
     (!entries.is_empty()).then(|| Value::map(entries))
-}
-
-fn flat_country_code(row: &WorldRow) -> Option<Value> {
-    row.1
-        .map(|code| Value::map([("country_code", Value::from(code))]))
 }
 
 fn enterprise(row: &WorldRow) -> Option<Value> {

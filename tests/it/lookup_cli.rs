@@ -249,6 +249,19 @@ fn bundled_data_works_with_no_data_flags_from_any_directory() {
         "both bundled country sources by default, the DB-IP file first"
     );
     assert_eq!(databases[0]["primary"], true);
+    // The checksums data/README.md gives for the bundled files (computed with sha256sum).
+    let checksums: Vec<&str> = databases
+        .iter()
+        .map(|database| database["sha256"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checksums,
+        [
+            "4e7f53dd9c6ebe0e7244d5dd4cc03639bc9dbe0a5a83eca90db50eeaeea72024",
+            "c5f7c0e9bd6a6ccb5a2e9634764544a0d08bd0bd8788b8aedfac87bea184c652",
+            "aa7c404af096bef3fc7ee13e19906c2d7c2b12eebfbadabb5a8d1272d629211d",
+        ]
+    );
     assert_eq!(
         results[0]["addresses"][0]["country_sources"],
         serde_json::json!({"dbip-country": "NL", "geo-whois-asn-country": "NL"})

@@ -7,6 +7,7 @@ mod batch_compare;
 mod conformance;
 mod data_cli;
 mod dns_transport;
+mod evidence;
 mod http_api;
 mod lookup_cli;
 mod page;

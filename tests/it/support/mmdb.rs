@@ -188,6 +188,15 @@ impl TestWorld {
         }
     }
 
+    /// Writes another country database, `file` in the world's directory, from `rows` (a
+    /// network and its country; the other columns are not used) in ip-location-db's flat
+    /// layout, like the bundled second opinion. Returns its path.
+    pub(crate) fn write_country_source(&self, file: &str, rows: &[WorldRow]) -> PathBuf {
+        let path = self.path(file);
+        write_db(&path, "country ipvAll", rows, flat_country_code);
+        path
+    }
+
     /// A path inside the world's directory.
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
@@ -220,6 +229,13 @@ pub(crate) fn geoip2_country(row: &WorldRow) -> Option<Value> {
         entries.push(("traits", Value::map([("is_anycast", Value::from(true))])));
     }
     (!entries.is_empty()).then(|| Value::map(entries))
+}
+
+/// A record in ip-location-db's flat layout (`country_code` only), the layout of the bundled
+/// country files.
+pub(crate) fn flat_country_code(row: &WorldRow) -> Option<Value> {
+    row.1
+        .map(|code| Value::map([("country_code", Value::from(code))]))
 }
 
 /// A record in the GeoLite2-ASN layout.
