@@ -3,17 +3,17 @@
 //! Owns the measurement behind the figures in `docs/evidence.md`: draw random public IPv4
 //! addresses (uniform over the address space, special-purpose ranges redrawn, from a seeded
 //! generator so a run can be repeated), ask every country source about each through
-//! [`GeoDb::locate`] exactly as a lookup does, and count, for each source beside the primary,
+//! [`GeoDb::locate`](crate::geoip::GeoDb::locate) exactly as a lookup does, and count, for each source beside the primary,
 //! how often the two give different countries and how often they disagree about whether an
-//! address is in the jurisdiction. It reads databases only; it must not run during lookups or
-//! decide verdicts.
+//! address is in the jurisdiction (and how many of those are CDN addresses, which a lookup sets
+//! aside). It reads databases only; it must not run during lookups or decide verdicts.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
 use rand::{RngExt, SeedableRng};
 
-use crate::geoip::GeoDb;
+use crate::pipeline::DataSet;
 use crate::special_purpose::non_public_purpose;
 use crate::verdict::Jurisdiction;
 
@@ -50,8 +50,11 @@ pub struct PairCounts {
     /// At least one of the two says the jurisdiction.
     pub either_inside: u32,
     /// One says the jurisdiction, the other another country: `partly_domestic` by the rule in
-    /// `verdict.rs`.
+    /// `verdict.rs`, unless the address belongs to a CDN.
     pub disagree_inside: u32,
+    /// Of those, addresses of a CDN / reverse proxy (by the networks file or an anycast mark),
+    /// which a lookup sets aside before judging.
+    pub disagree_inside_cdn: u32,
     /// One says the jurisdiction, the other has no data (no disagreement by that rule).
     pub inside_and_no_data: u32,
     /// Some of the in-or-not disagreements: address, primary's answer, other's answer.
@@ -86,7 +89,8 @@ pub enum AgreementError {
 /// # Errors
 ///
 /// [`AgreementError::OneSource`] when `geo` has a single country source.
-pub fn measure(geo: &GeoDb, settings: &AgreementSettings) -> Result<Agreement, AgreementError> {
+pub fn measure(data: &DataSet, settings: &AgreementSettings) -> Result<Agreement, AgreementError> {
+    let geo = &data.geo;
     let sources: Vec<String> = geo
         .country_source_names()
         .into_iter()
@@ -121,8 +125,10 @@ pub fn measure(geo: &GeoDb, settings: &AgreementSettings) -> Result<Agreement, A
             .iter()
             .map(|answer| answer.country.as_deref())
             .collect();
+        let cdn = facts.is_anycast || data.networks.classify(ip, facts.asn).is_some();
         for (pair, other_answer) in pairs.iter_mut().zip(&answers[1..]) {
-            count(pair, ip, answers[0], *other_answer, here, settings.examples);
+            let answers = (answers[0], *other_answer);
+            count(pair, ip, answers, cdn, here, settings.examples);
         }
     }
     Ok(Agreement {
@@ -132,11 +138,12 @@ pub fn measure(geo: &GeoDb, settings: &AgreementSettings) -> Result<Agreement, A
     })
 }
 
+/// Counts one address's `(primary, other)` answers into `pair`.
 fn count(
     pair: &mut PairCounts,
     ip: IpAddr,
-    primary: Option<&str>,
-    other: Option<&str>,
+    (primary, other): (Option<&str>, Option<&str>),
+    cdn: bool,
     here: &str,
     examples: usize,
 ) {
@@ -153,6 +160,7 @@ fn count(
         match (primary, other) {
             (Some(a), Some(b)) if a != b => {
                 pair.disagree_inside += 1;
+                pair.disagree_inside_cdn += u32::from(cdn);
                 if pair.examples.len() < examples {
                     pair.examples.push((ip, a.to_owned(), b.to_owned()));
                 }
@@ -193,7 +201,7 @@ impl fmt::Display for Agreement {
             writeln!(f)?;
             writeln!(f, "{} against {}", pair.other, pair.primary)?;
             let those = |part: u32, whole: u32| format!("{} of those", percent(part, whole));
-            let rows: [(String, u32, String); 9] = [
+            let rows: [(String, u32, String); 10] = [
                 ("both give a country".into(), both, String::new()),
                 ("  the same one".into(), pair.same, those(pair.same, both)),
                 (
@@ -221,6 +229,11 @@ impl fmt::Display for Agreement {
                     format!("  {here} against another country"),
                     pair.disagree_inside,
                     those(pair.disagree_inside, pair.either_inside) + "; partly_domestic",
+                ),
+                (
+                    "    of which CDN addresses (set aside)".into(),
+                    pair.disagree_inside_cdn,
+                    String::new(),
                 ),
                 (
                     format!("  {here} against no data"),
@@ -262,16 +275,16 @@ mod tests {
     fn counts_follow_the_disagreement_rule() {
         let mut pair = PairCounts::default();
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        for (primary, other) in [
-            (Some("NL"), Some("NL")),
-            (Some("NL"), Some("DE")),
-            (Some("FR"), Some("NL")),
-            (Some("DE"), Some("FR")),
-            (Some("NL"), None),
-            (None, Some("US")),
-            (None, None),
+        for (answers, cdn) in [
+            ((Some("NL"), Some("NL")), false),
+            ((Some("NL"), Some("DE")), false),
+            ((Some("FR"), Some("NL")), true),
+            ((Some("DE"), Some("FR")), false),
+            ((Some("NL"), None), false),
+            ((None, Some("US")), false),
+            ((None, None), false),
         ] {
-            count(&mut pair, ip, primary, other, "NL", 1);
+            count(&mut pair, ip, answers, cdn, "NL", 1);
         }
         assert_eq!(
             (
@@ -287,9 +300,10 @@ mod tests {
             (
                 pair.either_inside,
                 pair.disagree_inside,
+                pair.disagree_inside_cdn,
                 pair.inside_and_no_data
             ),
-            (4, 2, 1)
+            (4, 2, 1, 1)
         );
         assert_eq!(pair.examples, [(ip, "NL".to_owned(), "DE".to_owned())]);
     }

@@ -102,7 +102,7 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
                 jurisdiction: measure.referral.jurisdiction.clone(),
                 examples: measure.examples,
             };
-            let outcome = agreement::measure(&data.geo, &settings)?;
+            let outcome = agreement::measure(&data, &settings)?;
             print!("{outcome}");
             Ok(ExitCode::SUCCESS)
         }

@@ -24,15 +24,27 @@
 //! | `addresses` | \[address\] | every address DNS gave (or the IP literal), in DNS order |
 //! | `dns` | object or null | null for IP literals and invalid input |
 //! | `looked_up_at` | string | RFC 3339 UTC time of the lookup |
-//! | `databases` | \[database\] | role, type, build time, file name and SHA-256 of each database |
+//! | `databases` | \[database\] | every database used, country sources first (the primary first), then the ASN database |
+//! | `hostloc_version` | string | the program that answered: `0.1.0 (git 1a2b3c4)` from a checkout (`-modified` after the commit when it had changes), `0.1.0` without git |
 //! | `warnings` | \[string\] | things the analyst should know that do not change the verdict |
 //! | `forward_to` | \[forwarding\] or null | where the report goes abroad; null unless the verdict is `foreign` or `partly_domestic` |
 //! | `iccam` | object or null | the hosting fields ICCAM takes; null when there is no public address |
 //!
 //! An address: `ip`, `public`, `special_purpose` (the IANA block of a non-public address),
-//! `located_as` (the IPv4 address looked up for an IPv4-mapped or NAT64 address), `country`,
+//! `located_as` (the IPv4 address looked up for an IPv4-mapped or NAT64 address), `country`
+//! (the primary country source's answer, or when it has none the first other source's),
 //! `registered_country`, `asn`, `as_org`, `network`, `as_network`, `cdn`, `cdn_match`
-//! (`asn`, `prefix`, `cname` or `anycast`). Unknown values are null, never empty strings.
+//! (`asn`, `prefix`, `cname` or `anycast`), `country_sources` (an object: each country
+//! source's name → its country or null, in source order, the primary first; `{}` for a
+//! non-public address, which no source is asked about). Unknown values are null, never empty
+//! strings.
+//!
+//! A database: `role` (`country` or `asn`), `type` (the file's `database_type`), `built`
+//! (RFC 3339, or null), `file` (the file name, without its directory), `source` (its name,
+//! the key of its answers in `country_sources`: the file name without `.mmdb`, `-2`, `-3`, …
+//! added when two files share a name), `primary` (true for the country source that fills
+//! `country`), `sha256`. `docs/evidence.md` has the rule for sources that disagree and the
+//! plain-text evidence record ([`crate::evidence`]).
 //!
 //! A forwarding (an item of `forward_to`): `country` (ISO 3166-1 alpha-2), `hotlines` (the
 //! country's INHOPE member hotlines from the hotline table, each `{name, website, iccam_id}`,
