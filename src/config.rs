@@ -576,16 +576,26 @@ pub enum DataCommand {
 #[derive(Debug, Clone, Args)]
 pub struct AgreementArgs {
     /// How many random public IPv4 addresses to draw.
-    #[arg(long, default_value_t = 100_000, value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "HOSTLOC_AGREEMENT_ADDRESSES", default_value_t = 100_000,
+          value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub addresses: u32,
 
     /// Seed of the random draw: the same seed, data and hostloc build draw the same addresses.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(
+        long,
+        env = "HOSTLOC_AGREEMENT_SEED",
+        default_value_t = 1,
+        value_name = "N"
+    )]
     pub seed: u64,
 
     /// How many disagreements about the jurisdiction to list as examples.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(
+        long,
+        env = "HOSTLOC_AGREEMENT_EXAMPLES",
+        default_value_t = 10,
+        value_name = "N"
+    )]
     pub examples: usize,
 
     /// Databases and the networks file.
