@@ -173,6 +173,53 @@ fn sources_that_disagree_about_the_jurisdiction_make_a_checked_referral() {
 }
 
 #[test]
+fn the_summary_marks_an_address_whose_sources_disagree() {
+    let ((_world, paths), dns) = (two_sources(), zone());
+    let output = support::hostloc_with(&paths, dns.addr())
+        .args(["lookup", "95.211.0.1", "8.8.8.8"])
+        .output()
+        .unwrap();
+    support::assert_exit(&output, 0);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let addresses: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.trim_start().starts_with("address"))
+        .collect();
+    assert_eq!(
+        addresses,
+        [
+            "  address  95.211.0.1  NL  AS60781   LeaseWeb Netherlands B.V.  95.211.0.0/16  \
+             [sources: country NL, whois DE]",
+            "  address  8.8.8.8  US  AS15169   Google LLC  8.8.8.0/24",
+        ]
+    );
+}
+
+/// A reload reads every country source again, and a broken second opinion fails it like a
+/// broken primary: the old set stays, and the error names the file.
+#[test]
+fn a_reload_rereads_every_country_source() {
+    let ((world, paths), dns) = (two_sources(), zone());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _guard = runtime.enter();
+    let pipeline = support::pipeline_over(&paths, dns.addr());
+    let sources = |pipeline: &hostloc::Pipeline| {
+        let address = pipeline.locate_ip("95.211.0.1".parse().unwrap());
+        serde_json::to_value(&address).unwrap()["country_sources"].clone()
+    };
+    assert_eq!(sources(&pipeline), json!({"country": "NL", "whois": "DE"}));
+    let agreeing: &[WorldRow] = &[("95.211.0.0/16", Some("NL"), None, None, None, false)];
+    world.write_country_source("whois.mmdb", agreeing);
+    pipeline.reload().expect("the new files load");
+    assert_eq!(sources(&pipeline), json!({"country": "NL", "whois": "NL"}));
+
+    std::fs::write(&paths.second_opinion_dbs[0], b"not a database").unwrap();
+    let error = pipeline.reload().unwrap_err().to_string();
+    assert!(error.contains("whois.mmdb"), "{error}");
+    assert_eq!(sources(&pipeline), json!({"country": "NL", "whois": "NL"}));
+}
+
+#[test]
 fn a_host_with_a_disputed_address_among_others_names_each() {
     let ((_world, paths), dns) = (two_sources(), zone());
     let result = &lookup_json(&paths, &dns, &["http://mixed.example.nl/x"])[0];
@@ -464,6 +511,35 @@ async fn http_format_evidence_gives_the_text_lookup_prints() {
         .await
         .unwrap();
     assert_eq!(reply.status(), 400);
+    // The address endpoint reports every source's answer too.
+    let get_json = |path: &str| {
+        let request = client.get(format!("http://{addr}{path}"));
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let address = get_json("/v1/ip/95.211.0.1").await;
+    assert_eq!(
+        address["country_sources"],
+        json!({"country": "NL", "whois": "DE"})
+    );
+    // The OpenAPI document describes the parameter and both kinds of answer.
+    let document = get_json("/openapi.json").await;
+    let operation = &document["paths"]["/v1/lookup"]["get"];
+    let format = operation["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|parameter| parameter["name"] == "format")
+        .expect("a format parameter");
+    assert_eq!(format["schema"]["enum"], json!(["json", "evidence"]));
+    let content = &operation["responses"]["200"]["content"];
+    assert_eq!(
+        content["text/plain; charset=utf-8"]["schema"]["type"],
+        "string"
+    );
+    assert_eq!(
+        content["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Report"
+    );
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
