@@ -403,11 +403,20 @@ pub fn judge_addresses(jurisdiction: &Jurisdiction, addresses: &[AddressReport])
             ),
         )
     } else {
+        let asked = no_data
+            .iter()
+            .map(|a| a.country_sources.iter().count())
+            .max()
+            .unwrap_or(0);
         (
             Verdict::Unknown,
             format!(
-                "the country database has no location for {}; the hosting country must be \
-                 established another way",
+                "{} for {}; the hosting country must be established another way",
+                if asked > 1 {
+                    "none of the country databases has a location"
+                } else {
+                    "the country database has no location"
+                },
                 list_ips(&no_data)
             ),
         )
@@ -725,8 +734,8 @@ mod tests {
             (
                 &[("95.211.0.1", None, None)],
                 Verdict::Unknown,
-                "the country database has no location for 95.211.0.1; the hosting country \
-                 must be established another way",
+                "none of the country databases has a location for 95.211.0.1; the hosting \
+                 country must be established another way",
                 &[],
             ),
         ];

@@ -138,8 +138,8 @@ fn sources_that_disagree_about_the_jurisdiction_make_a_checked_referral() {
             ),
             (
                 "unknown",
-                "the country database has no location for 7.7.7.7; the hosting country must \
-                 be established another way",
+                "none of the country databases has a location for 7.7.7.7; the hosting \
+                 country must be established another way",
                 &json!([]),
                 &json!({"country": null, "whois": null}),
             ),
