@@ -401,6 +401,9 @@ pub struct GeoDb {
     /// Never empty; the first is the primary.
     countries: Vec<CountrySource>,
     asn: Arc<Database>,
+    /// The evidence of every database, in the order of [`GeoDb::infos`]: made once, since
+    /// every result carries a copy.
+    infos: Vec<DatabaseInfo>,
 }
 
 impl GeoDb {
@@ -451,13 +454,16 @@ impl GeoDb {
     /// Builds a set from databases already opened (tests, benchmarks, reloads).
     pub fn from_databases(country: Arc<Database>, asn: Arc<Database>) -> GeoDb {
         let name = source_name(&country.file, &[]);
-        GeoDb {
+        let mut geo = GeoDb {
             countries: vec![CountrySource {
                 name: name.into(),
                 database: country,
             }],
             asn,
-        }
+            infos: Vec::new(),
+        };
+        geo.infos = geo.make_infos();
+        geo
     }
 
     /// Opens another country database and asks it too, after the ones already there.
@@ -479,6 +485,7 @@ impl GeoDb {
             name: name.into(),
             database,
         });
+        self.infos = self.make_infos();
     }
 
     /// The names of the country sources, the primary first.
@@ -489,37 +496,42 @@ impl GeoDb {
     /// Evidence for the result: the country sources in order (the primary first), then the ASN
     /// database.
     pub fn infos(&self) -> Vec<DatabaseInfo> {
-        self.databases().into_iter().map(|(info, _)| info).collect()
+        self.infos.clone()
     }
 
     /// The oldest build time of the databases.
     pub fn oldest_build(&self) -> Option<SystemTime> {
-        self.databases()
-            .into_iter()
-            .filter_map(|(_, database)| database.built)
-            .min()
+        self.files().filter_map(|database| database.built).min()
     }
 
     /// Every database with its evidence, in the order of [`GeoDb::infos`] (for metrics and
     /// readiness).
     pub fn databases(&self) -> Vec<(DatabaseInfo, &Database)> {
-        let mut databases: Vec<(DatabaseInfo, &Database)> = self
+        self.infos.iter().cloned().zip(self.files()).collect()
+    }
+
+    /// The databases in the order of [`GeoDb::infos`]: country sources, then ASN.
+    fn files(&self) -> impl Iterator<Item = &Database> {
+        self.countries
+            .iter()
+            .map(|source| &*source.database)
+            .chain(std::iter::once(&*self.asn))
+    }
+
+    fn make_infos(&self) -> Vec<DatabaseInfo> {
+        let mut infos: Vec<DatabaseInfo> = self
             .countries
             .iter()
             .enumerate()
             .map(|(index, source)| {
-                let info = source
+                source
                     .database
-                    .info_as(DatabaseRole::Country, &source.name, index == 0);
-                (info, &*source.database)
+                    .info_as(DatabaseRole::Country, &source.name, index == 0)
             })
             .collect();
         let asn_name = source_name(&self.asn.file, &[]);
-        databases.push((
-            self.asn.info_as(DatabaseRole::Asn, &asn_name, false),
-            &*self.asn,
-        ));
-        databases
+        infos.push(self.asn.info_as(DatabaseRole::Asn, &asn_name, false));
+        infos
     }
 
     /// What the databases say about `ip`. IPv4-mapped IPv6 is looked up as IPv4 (callers pass
