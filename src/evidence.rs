@@ -53,6 +53,7 @@ pub fn render(report: &Report) -> String {
     for (index, address) in report.addresses.iter().enumerate() {
         address_lines(&mut record, index + 1, address);
     }
+    forward_lines(&mut record, report);
     for database in &report.databases {
         record.line("database", &database_line(database));
     }
@@ -196,6 +197,44 @@ fn address_lines(record: &mut Record, number: usize, address: &AddressReport) {
         &label,
         &format!("{} (not public: {})", address.ip, clean(purpose)),
     );
+}
+
+/// One `forward to` line per hosting country abroad: its hotlines, or the note saying there
+/// is none; `none` when the verdict forwards nowhere.
+fn forward_lines(record: &mut Record, report: &Report) {
+    let entries = report.forward_to.as_deref().unwrap_or_default();
+    if entries.is_empty() {
+        record.line("forward to", "none");
+    }
+    for entry in entries {
+        let mut parts: Vec<String> = entry
+            .hotlines
+            .iter()
+            .map(|hotline| {
+                let name = hotline
+                    .name
+                    .as_deref()
+                    .map_or_else(|| "a member hotline not named here".to_owned(), clean);
+                let about: Vec<String> = [
+                    hotline.website.as_deref().map(clean),
+                    hotline.iccam_id.map(|id| format!("ICCAM id {id}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if about.is_empty() {
+                    name
+                } else {
+                    format!("{name} ({})", about.join(", "))
+                }
+            })
+            .collect();
+        parts.extend(entry.note.as_deref().map(clean));
+        record.line(
+            "forward to",
+            &format!("{}: {}", clean(&entry.country), parts.join("; ")),
+        );
+    }
 }
 
 /// `NL (dbip-country NL, geo-whois-asn-country DE)`: the address's country, then every

@@ -27,7 +27,7 @@
 //! | `databases` | \[database\] | every database used, country sources first (the primary first), then the ASN database |
 //! | `hostloc_version` | string | the program that answered: `0.1.0 (git 1a2b3c4)` from a checkout (`-modified` after the commit when it had changes), `0.1.0` without git |
 //! | `warnings` | \[string\] | things the analyst should know that do not change the verdict |
-//! | `forward_to` | \[forwarding\] or null | where the report goes abroad; null unless the verdict is `foreign` or `partly_domestic` |
+//! | `forward_to` | \[forwarding\] or null | where the report goes abroad: every country abroad that a country source names for a public, non-CDN address; null unless the verdict is `foreign` or `partly_domestic` |
 //! | `iccam` | object or null | the hosting fields ICCAM takes; null when there is no public address |
 //!
 //! An address: `ip`, `public`, `special_purpose` (the IANA block of a non-public address),

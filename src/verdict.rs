@@ -267,10 +267,14 @@ pub fn forwarding_countries(
 }
 
 /// The countries the data names for one address. Every country any source names counts, so
-/// that when sources disagree the analyst sees each hotline that may be responsible; with a
-/// second country source this is where its answers join the located `country`.
+/// that when sources disagree the analyst sees each hotline that may be responsible: the
+/// located `country` and every answer in `country_sources`.
 fn countries_named(address: &AddressReport) -> impl Iterator<Item = &str> {
-    address.country.as_deref().into_iter()
+    address
+        .country
+        .as_deref()
+        .into_iter()
+        .chain(address.country_sources.countries())
 }
 
 /// Decides the verdict for a host's located addresses (at least one).
@@ -748,6 +752,33 @@ mod tests {
             assert_eq!(judgement.verdict, verdict, "{addresses:?}");
             assert_eq!(judgement.reason, reason);
             assert_eq!(judgement.warnings, warnings);
+        }
+    }
+
+    #[test]
+    fn every_source_s_country_abroad_is_forwarded_to() {
+        let nl = Jurisdiction::default();
+        for (addresses, expected) in [
+            (
+                vec![sourced("85.151.65.231", Some("NL"), Some("DE"))],
+                vec!["DE"],
+            ),
+            (
+                vec![sourced("2.21.135.217", Some("FR"), Some("NL"))],
+                vec!["FR"],
+            ),
+            (
+                vec![sourced("46.4.0.1", Some("DE"), Some("FR"))],
+                vec!["DE", "FR"],
+            ),
+            (vec![sourced("46.4.0.1", None, Some("FR"))], vec!["FR"]),
+        ] {
+            let verdict = judge_addresses(&nl, &addresses).verdict;
+            assert_eq!(
+                forwarding_countries(&nl, verdict, &addresses),
+                Some(expected.iter().map(|c| (*c).to_owned()).collect()),
+                "{addresses:?}"
+            );
         }
     }
 

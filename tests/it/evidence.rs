@@ -8,7 +8,7 @@ use hostloc::http::{self, AppState, HttpSettings};
 use hostloc::pipeline::DataPaths;
 use serde_json::{Value, json};
 
-use crate::support::mmdb::WorldRow;
+use crate::support::mmdb::{WORLD, WorldRow, geoip2_country, geolite2_asn, write_db};
 use crate::support::{self, Answer, TestDns, TestWorld, json_lines};
 
 /// A second country source that disagrees with the test world's `country.mmdb` here and there,
@@ -26,18 +26,63 @@ const WHOIS: &[WorldRow] = &[
     ("2a00:c98::/32", Some("NL"), None, None, None, false),
 ];
 
-/// SHA-256 of the generated files (`sha256sum`), so the evidence is checked against a value
-/// computed outside hostloc. They change only when the test world or mmdb-writer's output does.
-const COUNTRY_SHA256: &str = "b5e24faeef1f300df78041e066b82671e7e712fa797dc359121054e284eb1969";
-const WHOIS_SHA256: &str = "bcd7f996693a44cdb8b09a62ac8833513bea9c8c36553fc66dd375e96aff8d18";
-const ASN_SHA256: &str = "911cab54f6ba304b0d839119d9bc7c0e87a9820ddd6761c3a1cc1f9080f64233";
+/// The hotlines these tests forward to: one named, one known only by its ICCAM id.
+const HOTLINES: &str = "\
+country,name,website,iccam_id,source
+DE,Example Hotline,https://hotline.example.de,9,test
+US,,,22,test
+";
 
-/// The test world with `whois.mmdb` as a second country source.
+/// The networks of the shared test world that the primary country database and the ASN
+/// database of these tests hold (GeoIP2-Country and GeoLite2-ASN layouts): a fixed part of
+/// that world, so that the checksums below do not change when it grows.
+const LOCATED: [&str; 6] = [
+    "95.211.0.0/16",
+    "2a00:c98::/32",
+    "8.8.8.0/24",
+    "46.4.0.0/16",
+    "104.16.0.0/13",
+    "5.5.5.0/24",
+];
+
+/// SHA-256 of the generated files (`sha256sum`), so the evidence is checked against a value
+/// computed outside hostloc. They change only when the rows above or mmdb-writer's output do.
+const COUNTRY_SHA256: &str = "5664509f51c7f7070f2fe6fd79453de5939e187577b80a6502945e4aee18a35d";
+const WHOIS_SHA256: &str = "bcd7f996693a44cdb8b09a62ac8833513bea9c8c36553fc66dd375e96aff8d18";
+const ASN_SHA256: &str = "814a81e55e9c97bd3e04f3193d558761305a635bd0e9ed1637a57558213c6406";
+
+/// The test world's directory (networks file) with the databases of [`LOCATED`], the hotlines
+/// of [`HOTLINES`], and `whois.mmdb` as a second country source.
 fn two_sources() -> (TestWorld, DataPaths) {
     let world = TestWorld::new();
+    let located: Vec<WorldRow> = WORLD
+        .iter()
+        .filter(|row| LOCATED.contains(&row.0))
+        .copied()
+        .collect();
+    assert_eq!(
+        located.len(),
+        LOCATED.len(),
+        "the test world has every network"
+    );
+    write_db(
+        &world.path("country.mmdb"),
+        "GeoIP2-Country",
+        &located,
+        geoip2_country,
+    );
+    write_db(
+        &world.path("asn.mmdb"),
+        "GeoLite2-ASN",
+        &located,
+        geolite2_asn,
+    );
     let whois = world.write_country_source("whois.mmdb", WHOIS);
+    let hotlines = world.path("hotlines.csv");
+    std::fs::write(&hotlines, HOTLINES).expect("hotlines file");
     let paths = DataPaths {
         second_opinion_dbs: vec![whois],
+        hotlines,
         ..world.paths()
     };
     (world, paths)
@@ -151,6 +196,25 @@ fn sources_that_disagree_about_the_jurisdiction_make_a_checked_referral() {
             ),
         ]
     );
+    // Every country a source names abroad is a country to forward to.
+    let forward_to: Vec<Value> = results
+        .iter()
+        .map(|result| match result["forward_to"].as_array() {
+            Some(entries) => json!(entries.iter().map(|e| &e["country"]).collect::<Vec<_>>()),
+            None => Value::Null,
+        })
+        .collect();
+    assert_eq!(
+        forward_to,
+        [
+            json!(["DE"]),
+            json!(["DE", "FR"]),
+            json!(["US"]),
+            Value::Null,
+            Value::Null,
+            Value::Null
+        ]
+    );
     // The primary fills `country`; when it has none, the next source that has one does.
     assert_eq!(results[0]["addresses"][0]["country"], "NL");
     assert_eq!(results[3]["addresses"][0]["country"], "NL");
@@ -202,7 +266,7 @@ fn a_reload_rereads_every_country_source() {
     let ((world, paths), dns) = (two_sources(), zone());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _guard = runtime.enter();
-    let pipeline = support::pipeline_over(&paths, dns.addr());
+    let pipeline = support::pipeline_over(paths.clone(), dns.addr());
     let sources = |pipeline: &hostloc::Pipeline| {
         let address = pipeline.locate_ip("95.211.0.1".parse().unwrap());
         serde_json::to_value(&address).unwrap()["country_sources"].clone()
@@ -424,6 +488,7 @@ address 1      95.211.0.1 (public)
   network      95.211.0.0/16
   as           AS60781 LeaseWeb Netherlands B.V. (network 95.211.0.0/16)
   cdn          none
+forward to     DE: Example Hotline (https://hotline.example.de, ICCAM id 9)
 database       country (primary) country: GeoIP2-Country, built 2026-06-01T00:00:00Z, file country.mmdb, sha256 {COUNTRY_SHA256}
 database       country whois: country ipvAll, built 2026-06-01T00:00:00Z, file whois.mmdb, sha256 {WHOIS_SHA256}
 database       asn asn: GeoLite2-ASN, built 2026-06-01T00:00:00Z, file asn.mmdb, sha256 {ASN_SHA256}
@@ -435,14 +500,16 @@ database       asn asn: GeoLite2-ASN, built 2026-06-01T00:00:00Z, file asn.mmdb,
 
 /// Inputs whose records cover every kind of line: a CNAME-free domain with several addresses
 /// and a CDN, an IP literal, a non-public address, a name that does not exist, no host at all,
-/// and a report with a line break and a right-to-left override in it.
-const RECORD_INPUTS: [&str; 6] = [
+/// a report with a line break and a right-to-left override in it, and a country whose hotline
+/// is known only by its ICCAM id.
+const RECORD_INPUTS: [&str; 7] = [
     "http://mixed.example.nl/x",
     "http://[::ffff:95.211.0.1]/",
     "10.0.0.1",
     "missing.example.nl",
     "mailto:someone@example.nl",
     "files.example.nl/a\u{202e}gpj.exe\nsecond line",
+    "8.8.8.8",
 ];
 
 #[tokio::test]
@@ -505,6 +572,27 @@ async fn http_format_evidence_gives_the_text_lookup_prints() {
         "{}",
         records[5]
     );
+    // Where to forward: a named hotline, a country without one, one known only by its id.
+    let forwards = |record: &str| -> Vec<String> {
+        record
+            .lines()
+            .filter_map(|line| line.strip_prefix("forward to     "))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        forwards(records[0]),
+        [
+            "DE: Example Hotline (https://hotline.example.de, ICCAM id 9)",
+            "FR: no INHOPE member hotline in FR; report to the hosting provider and FR's police \
+             through the usual channels",
+        ]
+    );
+    assert_eq!(
+        forwards(records[6]),
+        ["US: a member hotline not named here (ICCAM id 22)"]
+    );
+    assert_eq!(forwards(records[2]), ["none"]);
     let reply = client
         .get(format!("http://{addr}/v1/lookup?url=x&format=xml"))
         .send()
