@@ -170,8 +170,9 @@ pub(crate) struct Reloaded {
 
 /// Look up one reported URL.
 ///
-/// An input without a usable host is still answered, with the verdict `invalid`; so is a `url`
-/// that is not UTF-8 once percent-decoded (the reason says which byte).
+/// An input without a usable host is still answered, with the verdict `invalid`. A `url` that is
+/// not UTF-8 once percent-decoded is read as `hostloc lookup` reads such bytes: each undecodable
+/// sequence becomes U+FFFD and a warning says where.
 #[utoipa::path(
     get,
     path = "/v1/lookup",
@@ -187,16 +188,7 @@ pub(crate) struct Reloaded {
     )
 )]
 pub(crate) async fn lookup_one(State(state): State<AppState>, url: UrlParam) -> Json<Report> {
-    Json(match url {
-        UrlParam::Text(url) => state.pipeline.lookup(&url).await,
-        UrlParam::NotUtf8 { lossy, byte } => state.pipeline.unusable(
-            &lossy,
-            &format!(
-                "the url parameter is not valid UTF-8 once percent-decoded (byte {byte} cannot \
-                 be decoded)"
-            ),
-        ),
-    })
+    Json(state.pipeline.lookup_bytes(&url.0).await)
 }
 
 /// Look up many reported URLs; the results come in the order of the request.
