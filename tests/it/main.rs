@@ -8,6 +8,7 @@ mod batch_compare;
 mod batch_crash;
 mod conformance;
 mod data_cli;
+mod data_update;
 mod dns_transport;
 mod fuzz_props;
 mod http_abuse;

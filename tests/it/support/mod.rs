@@ -8,6 +8,7 @@
 pub(crate) mod browser;
 pub(crate) mod dns;
 pub(crate) mod mmdb;
+pub(crate) mod publisher;
 pub(crate) mod serve;
 
 use std::path::{Path, PathBuf};
