@@ -9,6 +9,7 @@ mod batch_crash;
 mod conformance;
 mod data_cli;
 mod data_update;
+mod deploy;
 mod dns_transport;
 mod fuzz_props;
 mod http_abuse;
