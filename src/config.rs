@@ -70,7 +70,11 @@ pub enum Command {
     #[command(after_long_help = SERVE_EXAMPLES)]
     Serve(ServeCommand),
     /// Enrich a CSV / JSONL / plain-lines export of reports with a verdict per row.
-    #[command(after_long_help = BATCH_EXAMPLES, args_conflicts_with_subcommands = true)]
+    #[command(
+        after_long_help = BATCH_EXAMPLES,
+        args_conflicts_with_subcommands = true,
+        disable_help_subcommand = true
+    )]
     Batch(BatchCommand),
     /// Show or maintain the data: databases, networks file and hotline table.
     #[command(subcommand)]
@@ -110,7 +114,11 @@ Examples:
   hostloc batch --output-format iccam queue.csv -o queue.iccam.csv
   hostloc batch queue.csv --compare queue.last-week.csv -o queue.today.csv
 
-Output schemas: docs/batch.md; the ICCAM view: docs/iccam.md.";
+On N machines, shard I of N each, then the outputs back in input order:
+  hostloc batch --shard 0/2 export.csv -o export.0.csv   # and --shard 1/2 elsewhere
+  hostloc batch merge -o export.enriched.csv export.0.csv export.1.csv
+
+Output schemas, shards and merge: docs/batch.md; the ICCAM view: docs/iccam.md.";
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
@@ -574,9 +582,12 @@ pub struct BatchArgs {
 /// Steps of `hostloc batch` other than the run itself.
 #[derive(Debug, Clone, Subcommand)]
 pub enum BatchStep {
-    /// Interleave the outputs of `batch --shard 0/N` … `--shard N-1/N`, given in shard order,
-    /// back into input order (one CSV header kept). The output file is written whole or not
-    /// at all.
+    /// Put the outputs of `--shard 0/N` … `N-1/N` back in input order.
+    ///
+    /// The outputs, given in shard order, are interleaved one record at a time, with one CSV
+    /// header. The output file is written whole or not at all.
+    // Hidden from `batch -h` to keep it short; `batch --help` shows it in the examples.
+    #[command(hide = true)]
     Merge(MergeArgs),
 }
 
