@@ -966,9 +966,8 @@ fn sharded_run(setup: &Setup, input: &Path, extension: &str, shards: u64) -> Vec
         })
         .collect();
     let merged = setup.path(&format!("merged.{shards}.{extension}"));
-    let merge = setup
-        .batch()
-        .args(["merge", "-o"])
+    let merge = support::hostloc_bare()
+        .args(["batch", "merge", "-o"])
         .arg(&merged)
         .args(&outputs)
         .output()
@@ -1047,9 +1046,8 @@ fn merge_refuses_shard_outputs_that_do_not_fit_and_leaves_its_output_alone() {
     let out = |index: usize| setup.path(&format!("out.{index}.csv"));
     let merged = setup.write("merged.csv", "an earlier file\n");
     let merge = |inputs: &[PathBuf]| {
-        setup
-            .batch()
-            .args(["merge", "-o"])
+        support::hostloc_bare()
+            .args(["batch", "merge", "-o"])
             .arg(&merged)
             .args(inputs)
             .output()
