@@ -23,7 +23,9 @@ COPY tests ./tests
 COPY data ./data
 # crt-static links glibc into the binary, so it runs on an empty image; hostloc resolves its
 # DNS itself and needs nothing from NSS but "files" and "dns", which glibc has built in.
-ENV RUSTFLAGS="-C target-feature=+crt-static"
+# Debug info stripped: 18.6 MB instead of 83 MB (docs/deploy.md); symbols stay for backtraces.
+ENV RUSTFLAGS="-C target-feature=+crt-static" \
+    CARGO_PROFILE_RELEASE_STRIP=debuginfo
 RUN cargo build --release --locked --target x86_64-unknown-linux-gnu --bin hostloc \
  && mkdir -p /out/usr/local/bin /out/usr/share/hostloc/data \
  && cp target/x86_64-unknown-linux-gnu/release/hostloc /out/usr/local/bin/hostloc \
