@@ -29,8 +29,8 @@ ENV RUSTFLAGS="-C target-feature=+crt-static" \
 RUN cargo build --release --locked --target x86_64-unknown-linux-gnu --bin hostloc \
  && mkdir -p /out/usr/local/bin /out/usr/share/hostloc/data \
  && cp target/x86_64-unknown-linux-gnu/release/hostloc /out/usr/local/bin/hostloc \
- && cp data/dbip-country.mmdb data/asn.mmdb data/networks.csv data/README.md data/NETWORKS.md \
-       /out/usr/share/hostloc/data/
+ && cp data/dbip-country.mmdb data/asn.mmdb data/networks.csv data/hotlines.csv \
+       data/README.md data/NETWORKS.md data/HOTLINES.md /out/usr/share/hostloc/data/
 
 FROM ${BINARY_FROM} AS binary
 

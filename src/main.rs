@@ -10,8 +10,8 @@ use std::time::SystemTime;
 
 use anyhow::Context;
 use hostloc::config::{
-    BUNDLED_ASN_DB, BUNDLED_COUNTRY_DB, BUNDLED_NETWORKS, BatchStep, Cli, Command, DataCommand,
-    DataUpdateArgs,
+    BUNDLED_ASN_DB, BUNDLED_COUNTRY_DB, BUNDLED_HOTLINES, BUNDLED_NETWORKS, BatchStep, Cli,
+    Command, DataCommand, DataUpdateArgs,
 };
 use hostloc::data_update::{self, DbIpFile, GeoIpConf, UpdatePlan};
 use hostloc::geoip::DatabaseRole;
@@ -121,6 +121,7 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
                 (seed.from.join(BUNDLED_COUNTRY_DB), paths.country_db),
                 (seed.from.join(BUNDLED_ASN_DB), paths.asn_db),
                 (seed.from.join(BUNDLED_NETWORKS), paths.networks),
+                (seed.from.join(BUNDLED_HOTLINES), paths.hotlines),
             ];
             let written = data_update::seed(&files)?;
             for (_, target) in &files {

@@ -411,7 +411,7 @@ fn maxmind_editions_come_from_the_update_api_like_geoipupdate() {
         &hostloc::pipeline::DataPaths {
             country_db: country_path.clone(),
             asn_db: asn_path.clone(),
-            networks: world.paths().networks,
+            ..world.paths()
         },
         "127.0.0.1:9".parse().unwrap(),
     )
@@ -514,6 +514,7 @@ fn seed_copies_the_bundled_files_only_where_they_are_missing() {
         bundled.path("dbip-country.mmdb"),
     )
     .unwrap();
+    std::fs::copy(&bundled.paths().hotlines, bundled.path("hotlines.csv")).unwrap();
     let volume = tempfile::tempdir().unwrap();
     std::fs::write(volume.path().join("asn.mmdb"), b"already here").unwrap();
     let output = hostloc_bare()
@@ -524,7 +525,7 @@ fn seed_copies_the_bundled_files_only_where_they_are_missing() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    for name in ["dbip-country.mmdb", "networks.csv"] {
+    for name in ["dbip-country.mmdb", "networks.csv", "hotlines.csv"] {
         assert_eq!(
             std::fs::read(volume.path().join(name)).unwrap(),
             std::fs::read(bundled.path(name)).unwrap(),
