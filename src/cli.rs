@@ -6,6 +6,7 @@
 //! honoured). Lookups run concurrently, bounded, and print in input order. No lookup logic
 //! lives here: every line goes through [`Pipeline::lookup`].
 
+use std::ffi::OsString;
 use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
@@ -20,19 +21,19 @@ use crate::verdict::Verdict;
 /// Where `hostloc lookup` reads its URLs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupInput {
-    /// The URLs given as arguments.
-    Arguments(Vec<String>),
+    /// The URLs given as arguments, as bytes (an argument need not be UTF-8).
+    Arguments(Vec<Vec<u8>>),
     /// One URL per line on stdin.
     Stdin,
 }
 
 impl LookupInput {
     /// Arguments, or stdin when there are none or the only one is `-`.
-    pub fn from_args(urls: Vec<String>) -> LookupInput {
+    pub fn from_args(urls: Vec<OsString>) -> LookupInput {
         if urls.is_empty() || urls == ["-"] {
             LookupInput::Stdin
         } else {
-            LookupInput::Arguments(urls)
+            LookupInput::Arguments(urls.into_iter().map(OsString::into_encoded_bytes).collect())
         }
     }
 }
@@ -61,14 +62,15 @@ pub async fn run_lookup(
     concurrency: usize,
     out: &mut (dyn Write + Send),
 ) -> std::io::Result<()> {
-    let lines: std::pin::Pin<Box<dyn Stream<Item = std::io::Result<String>> + Send>> = match input {
+    let lines: std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Vec<u8>>> + Send>> = match input
+    {
         LookupInput::Arguments(urls) => Box::pin(futures::stream::iter(urls.into_iter().map(Ok))),
         LookupInput::Stdin => Box::pin(stdin_lines()),
     };
     let mut reports = lines
         .map(|line| async move {
             match line {
-                Ok(line) => Ok(pipeline.lookup(&line).await),
+                Ok(line) => Ok(pipeline.lookup_bytes(&line).await),
                 Err(error) => Err(error),
             }
         })
@@ -96,9 +98,9 @@ pub async fn run_lookup(
     Ok(())
 }
 
-/// Lines of stdin, split on `\n` with a trailing `\r` removed. Bytes that are not UTF-8 are
-/// replaced rather than failing the run, so every line still gets its result.
-fn stdin_lines() -> impl Stream<Item = std::io::Result<String>> + Send {
+/// Lines of stdin, split on `\n` with a trailing `\r` removed, as bytes: the pipeline replaces
+/// what is not UTF-8 and says so, as for every front end.
+fn stdin_lines() -> impl Stream<Item = std::io::Result<Vec<u8>>> + Send {
     let reader = tokio::io::BufReader::new(tokio::io::stdin());
     futures::stream::unfold(reader, |mut reader| async move {
         let mut buffer = Vec::new();
@@ -111,7 +113,7 @@ fn stdin_lines() -> impl Stream<Item = std::io::Result<String>> + Send {
                 if buffer.last() == Some(&b'\r') {
                     buffer.pop();
                 }
-                Some((Ok(String::from_utf8_lossy(&buffer).into_owned()), reader))
+                Some((Ok(buffer), reader))
             }
             Err(error) => Some((Err(error), reader)),
         }

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+use crate::batch::Shard;
 use crate::cache::{CacheSettings, DnsCache};
 use crate::error::StartupError;
 use crate::pipeline::{DataError, DataPaths, DataSet, Pipeline, PipelineSettings};
@@ -71,11 +72,18 @@ pub enum Command {
     #[command(after_long_help = SERVE_EXAMPLES)]
     Serve(ServeCommand),
     /// Enrich a CSV / JSONL / plain-lines export of reports with a verdict per row.
-    #[command(after_long_help = BATCH_EXAMPLES)]
+    #[command(
+        after_long_help = BATCH_EXAMPLES,
+        args_conflicts_with_subcommands = true,
+        disable_help_subcommand = true
+    )]
     Batch(BatchCommand),
     /// Show or maintain the data: databases, networks file and hotline table.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Ask a running `hostloc serve` on this machine whether it is alive (a container's
+    /// HEALTHCHECK): exit status 0 when GET /healthz answers 200, 1 otherwise.
+    Healthcheck(HealthcheckArgs),
     /// Print a shell completion script.
     #[command(after_long_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
@@ -109,7 +117,11 @@ Examples:
   hostloc batch --output-format iccam queue.csv -o queue.iccam.csv
   hostloc batch queue.csv --compare queue.last-week.csv -o queue.today.csv
 
-Output schemas: docs/batch.md; the ICCAM view: docs/iccam.md.";
+On N machines, shard I of N each, then the outputs back in input order:
+  hostloc batch --shard 0/2 export.csv -o export.0.csv   # and --shard 1/2 elsewhere
+  hostloc batch merge -o export.enriched.csv export.0.csv export.1.csv
+
+Output schemas, shards and merge: docs/batch.md; the ICCAM view: docs/iccam.md.";
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
@@ -147,6 +159,9 @@ pub struct ServeCommand {
 /// `hostloc batch`: the run's options and everything a lookup needs.
 #[derive(Debug, Clone, Args)]
 pub struct BatchCommand {
+    /// A step other than the run itself.
+    #[command(subcommand)]
+    pub step: Option<BatchStep>,
     /// What to read and write.
     #[command(flatten)]
     pub batch: BatchArgs,
@@ -367,9 +382,10 @@ pub struct LookupArgs {
           value_parser = clap::value_parser!(u32).range(1..=10_000), value_name = "N")]
     pub concurrency: u32,
 
-    /// Reported URLs. None, or "-": read one per line from stdin.
+    /// Reported URLs. None, or "-": read one per line from stdin. Bytes that are not UTF-8
+    /// are replaced, with a warning in the result, as in `hostloc batch`.
     #[arg(value_name = "URL")]
-    pub urls: Vec<String>,
+    pub urls: Vec<std::ffi::OsString>,
 }
 
 /// `hostloc serve`'s own options: where it listens, who may call it, its limits.
@@ -413,10 +429,43 @@ pub struct ServeArgs {
           value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub request_timeout: Duration,
 
-    /// Time limit for a client to send its request headers; then the connection is closed.
+    /// Time a client has to send its request headers, counted from the connection's opening
+    /// (a client that sends nothing is disconnected) or from the previous answer.
     #[arg(long, env = "HOSTLOC_HEADER_TIMEOUT", default_value = "10s", hide_short_help = true,
           value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub header_timeout: Duration,
+
+    /// Close a connection when no request has run on it for this long (after its first one).
+    #[arg(long, env = "HOSTLOC_IDLE_TIMEOUT", default_value = "60s", hide_short_help = true,
+          value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub idle_timeout: Duration,
+
+    /// Connections open at once; at the limit, new ones wait in the listen queue.
+    ///
+    /// New connections wait until one closes. Keep it below the open-files limit (ulimit -n).
+    #[arg(
+        long,
+        env = "HOSTLOC_MAX_CONNECTIONS",
+        default_value_t = 10_000,
+        hide_short_help = true,
+        value_name = "N"
+    )]
+    pub max_connections: usize,
+
+    /// Largest request line plus headers; larger is refused with 431.
+    #[arg(long, env = "HOSTLOC_MAX_HEADER_BYTES", default_value_t = 128 * 1024,
+          hide_short_help = true, value_name = "BYTES")]
+    pub max_header_bytes: usize,
+
+    /// Connections the system queues before they are accepted (capped by net.core.somaxconn).
+    #[arg(
+        long,
+        env = "HOSTLOC_LISTEN_BACKLOG",
+        default_value_t = 1024,
+        hide_short_help = true,
+        value_name = "N"
+    )]
+    pub listen_backlog: usize,
 
     /// Requests handled at once; more are refused with 503 and Retry-After, not queued.
     #[arg(
@@ -539,9 +588,54 @@ pub struct BatchArgs {
     #[arg(short, long, env = "HOSTLOC_QUIET")]
     pub quiet: bool,
 
+    /// Process only shard I of N (I from 0): the data rows whose index leaves remainder I.
+    ///
+    /// Rows are counted from 0, a CSV header not counted (it is kept). N runs with I = 0 … N-1
+    /// cover every row once; `hostloc batch merge` puts their outputs back in input order. In
+    /// a Kubernetes Indexed Job: the completion index as I.
+    #[arg(
+        long,
+        env = "HOSTLOC_SHARD",
+        hide_short_help = true,
+        value_name = "I/N"
+    )]
+    pub shard: Option<Shard>,
+
     /// Input file; "-" or none reads stdin.
     #[arg(value_name = "PATH")]
     pub input: Option<PathBuf>,
+}
+
+/// Steps of `hostloc batch` other than the run itself.
+#[derive(Debug, Clone, Subcommand)]
+pub enum BatchStep {
+    /// Put the outputs of `--shard 0/N` … `N-1/N` back in input order.
+    ///
+    /// The outputs, given in shard order, are interleaved one record at a time, with one CSV
+    /// header. The output file is written whole or not at all.
+    // Hidden from `batch -h` to keep it short; `batch --help` shows it in the examples.
+    #[command(hide = true)]
+    Merge(MergeArgs),
+}
+
+/// `hostloc batch merge`.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Format of the shard outputs. Default: from the first file's extension, as for a run.
+    #[arg(long, env = "HOSTLOC_BATCH_FORMAT", value_enum, value_name = "FORMAT")]
+    pub format: Option<BatchFormat>,
+
+    /// CSV field delimiter, as for a run.
+    #[arg(long, env = "HOSTLOC_DELIMITER", value_parser = parse_delimiter, value_name = "CHAR")]
+    pub delimiter: Option<u8>,
+
+    /// Write here instead of stdout ("-" is stdout too).
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// The outputs of shards 0, 1, … N-1, in that order.
+    #[arg(required = true, value_name = "PATH")]
+    pub inputs: Vec<PathBuf>,
 }
 
 /// Parses `--delimiter`: one ASCII character other than the quote and line breaks; `\t` and
@@ -570,6 +664,16 @@ pub enum DataCommand {
     /// Measure how often the country databases in use disagree, on random public IPv4
     /// addresses: about the country, and about whether an address is in the jurisdiction.
     Agreement(AgreementArgs),
+    /// Download current databases from their publishers and replace the configured files.
+    ///
+    /// DB-IP Lite country and ASN (monthly), and MaxMind editions when a GeoIP.conf is given.
+    /// Each file is replaced atomically, and only when the download opens as the right kind and
+    /// is not older than the file in place. Exit status 1 when any file was not updated.
+    Update(DataUpdateArgs),
+    /// Copy the bundled data files into --data-dir where they are missing (a fresh volume).
+    ///
+    /// So that a server can start before the first `data update`. Never overwrites a file.
+    Seed(DataSeedArgs),
 }
 
 /// `hostloc data agreement`: the sample, the data and the jurisdiction.
@@ -607,6 +711,91 @@ pub struct AgreementArgs {
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// `hostloc data update`: where from, and the data files it replaces.
+#[derive(Debug, Clone, Args)]
+pub struct DataUpdateArgs {
+    /// Where the databases come from.
+    #[command(flatten)]
+    pub update: UpdateArgs,
+    /// The files to replace.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// Where `hostloc data update` downloads from.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Sources")]
+pub struct UpdateArgs {
+    /// DB-IP Lite country file, downloaded into --country-db; {YYYY} and {MM} are filled in.
+    ///
+    /// The year and month are UTC; last month's file is used until this month's is published.
+    #[arg(long, env = "HOSTLOC_DBIP_COUNTRY_URL", value_name = "URL",
+          default_value = crate::data_update::DBIP_COUNTRY_URL)]
+    pub dbip_country_url: String,
+
+    /// DB-IP Lite ASN file, downloaded into --asn-db, as --dbip-country-url.
+    #[arg(long, env = "HOSTLOC_DBIP_ASN_URL", value_name = "URL",
+          default_value = crate::data_update::DBIP_ASN_URL)]
+    pub dbip_asn_url: String,
+
+    /// Do not download the DB-IP files (e.g. when MaxMind's are used instead).
+    #[arg(long, env = "HOSTLOC_NO_DBIP")]
+    pub no_dbip: bool,
+
+    /// geoipupdate's GeoIP.conf: also update its MaxMind editions.
+    ///
+    /// AccountID, LicenseKey and EditionIDs are read; each edition is written as
+    /// {EditionID}.mmdb in its DatabaseDirectory, or else in --data-dir.
+    #[arg(long, env = "HOSTLOC_GEOIP_CONF", value_name = "PATH")]
+    pub geoip_conf: Option<PathBuf>,
+
+    /// MaxMind's update server. Default: the GeoIP.conf Host, else https://updates.maxmind.com.
+    #[arg(long, env = "HOSTLOC_MAXMIND_URL", value_name = "URL")]
+    pub maxmind_url: Option<String>,
+
+    /// Time limit for one download.
+    #[arg(long, env = "HOSTLOC_DOWNLOAD_TIMEOUT", default_value = "5m",
+          value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub download_timeout: Duration,
+}
+
+/// `hostloc data seed`.
+#[derive(Debug, Clone, Args)]
+pub struct DataSeedArgs {
+    /// Where the bundled files are (in the container image: its own data folder).
+    #[arg(long, env = "HOSTLOC_SEED_FROM", value_name = "DIR",
+          default_value = BUNDLED_DATA_DIR, hide_default_value = true)]
+    pub from: PathBuf,
+    /// The files to seed.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// `hostloc healthcheck`.
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    /// The address `hostloc serve` listens on; an unspecified one (0.0.0.0, ::) is asked on
+    /// loopback.
+    #[arg(
+        long,
+        env = "HOSTLOC_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR:PORT"
+    )]
+    pub listen: SocketAddr,
+
+    /// How long to wait for the answer.
+    #[arg(long, env = "HOSTLOC_HEALTHCHECK_TIMEOUT", default_value = "5s",
+          value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
 }
 
 /// `hostloc data info`: which data, nothing else.
@@ -701,7 +890,10 @@ impl Cli {
             Command::Batch(command) => &command.pipeline.data,
             Command::Data(DataCommand::Info(info)) => &info.data,
             Command::Data(DataCommand::Agreement(agreement)) => &agreement.data,
+            Command::Data(DataCommand::Update(update)) => &update.data,
+            Command::Data(DataCommand::Seed(seed)) => &seed.data,
             Command::Data(DataCommand::ImportAsn(_))
+            | Command::Healthcheck(_)
             | Command::Completions(_)
             | Command::Manpage(_) => return Ok(()),
         };
@@ -728,7 +920,10 @@ impl Command {
             Command::Batch(command) => command.pipeline.log.clone(),
             Command::Data(DataCommand::Info(info)) => info.log.clone(),
             Command::Data(DataCommand::Agreement(agreement)) => agreement.log.clone(),
+            Command::Data(DataCommand::Update(update)) => update.log.clone(),
+            Command::Data(DataCommand::Seed(seed)) => seed.log.clone(),
             Command::Data(DataCommand::ImportAsn(_))
+            | Command::Healthcheck(_)
             | Command::Completions(_)
             | Command::Manpage(_) => LogArgs::default(),
         }
@@ -1156,6 +1351,8 @@ mod tests {
         "NAME",
         "TIME",
         "TEXT",
+        "URL",
+        "I/N",
     ];
 
     #[test]

@@ -219,6 +219,11 @@ impl Database {
         self.capabilities
     }
 
+    /// The `database_type` from the metadata, e.g. `GeoLite2-Country`.
+    pub fn database_type(&self) -> &str {
+        &self.info_type
+    }
+
     /// The metadata's build time.
     pub fn built(&self) -> Option<SystemTime> {
         self.built

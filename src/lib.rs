@@ -23,19 +23,24 @@
 //! (`hostloc batch`). [`config`] parses flags and environment; [`manual`] turns that
 //! definition into shell completions and man pages; [`asn_import`] builds the bundled ASN
 //! database; [`data_csv`] reads the networks and hotlines tables; [`agreement`] measures how
-//! often the country sources disagree. See `ARCHITECTURE.md` for the invariants.
+//! often the country sources disagree; [`data_update`] fetches current databases from their
+//! publishers (the only HTTP client, never used in a lookup); [`healthcheck`] probes a running
+//! server for a container's HEALTHCHECK. See `ARCHITECTURE.md` for the invariants.
 
 pub mod agreement;
 pub mod asn_import;
+pub mod atomic_file;
 pub mod batch;
 pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod data_csv;
+pub mod data_update;
 pub mod dns_transport;
 pub mod error;
 pub mod evidence;
 pub mod geoip;
+pub mod healthcheck;
 pub mod hotlines;
 pub mod http;
 pub mod iccam;

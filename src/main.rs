@@ -9,8 +9,13 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::Context;
-use hostloc::config::{Cli, Command, DataCommand};
-use hostloc::{agreement, asn_import, batch, cli, http, manual, telemetry};
+use hostloc::config::{
+    BUNDLED_ASN_DB, BUNDLED_COUNTRY_DB, BUNDLED_HOTLINES, BUNDLED_NETWORKS,
+    BUNDLED_SECOND_OPINION_DB, BatchStep, Cli, Command, DataCommand, DataUpdateArgs,
+};
+use hostloc::data_update::{self, DbIpFile, GeoIpConf, UpdatePlan};
+use hostloc::geoip::DatabaseRole;
+use hostloc::{agreement, asn_import, batch, cli, healthcheck, http, manual, telemetry};
 
 fn main() -> ExitCode {
     let args = Cli::parse_args();
@@ -61,6 +66,17 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             http::serve(pipeline, &command.serve).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Batch(command) if command.step.is_some() => {
+            let Some(BatchStep::Merge(merge)) = &command.step else {
+                unreachable!("the guard saw a step")
+            };
+            let summary = batch::merge::run(merge)?;
+            eprintln!(
+                "merged {} rows from {} shard outputs",
+                summary.rows, summary.shards
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Batch(command) => {
             let pipeline = command.pipeline.pipeline()?;
             let outcome = batch::run(&pipeline, &command.batch).await?;
@@ -105,6 +121,56 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             let outcome = agreement::measure(&data, &settings)?;
             print!("{outcome}");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Healthcheck(health) => Ok(
+            match healthcheck::check(health.listen, health.timeout).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("hostloc: unhealthy: {error}");
+                    ExitCode::from(1)
+                }
+            },
+        ),
+        Command::Data(DataCommand::Seed(seed)) => {
+            let paths = seed.data.data_paths();
+            let mut files = vec![
+                (seed.from.join(BUNDLED_COUNTRY_DB), paths.country_db),
+                (seed.from.join(BUNDLED_ASN_DB), paths.asn_db),
+                (seed.from.join(BUNDLED_NETWORKS), paths.networks),
+                (seed.from.join(BUNDLED_HOTLINES), paths.hotlines),
+            ];
+            // The bundled second opinion, where the configuration asks for it by its name.
+            files.extend(
+                paths
+                    .second_opinion_dbs
+                    .into_iter()
+                    .filter(|path| path.ends_with(BUNDLED_SECOND_OPINION_DB))
+                    .map(|path| (seed.from.join(BUNDLED_SECOND_OPINION_DB), path)),
+            );
+            let written = data_update::seed(&files)?;
+            for (_, target) in &files {
+                let what = if written.contains(target) {
+                    "seeded "
+                } else {
+                    "present"
+                };
+                eprintln!("{what}  {}", target.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Data(DataCommand::Update(update)) => {
+            let updates = data_update::run(&update_plan(&update)?)
+                .await
+                .context("cannot set up the HTTP client")?;
+            let mut stdout = std::io::stdout().lock();
+            for file in &updates {
+                writeln!(stdout, "{file}")?;
+            }
+            Ok(if updates.iter().all(|file| file.result.is_ok()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Data(DataCommand::Info(info)) => {
             let paths = info.data.data_paths();
@@ -157,6 +223,41 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// What `hostloc data update` fetches, and which files it replaces.
+fn update_plan(args: &DataUpdateArgs) -> anyhow::Result<UpdatePlan> {
+    let paths = args.data.data_paths();
+    let update = &args.update;
+    let dbip = if update.no_dbip {
+        Vec::new()
+    } else {
+        vec![
+            DbIpFile {
+                url_template: update.dbip_country_url.clone(),
+                target: paths.country_db,
+                role: DatabaseRole::Country,
+            },
+            DbIpFile {
+                url_template: update.dbip_asn_url.clone(),
+                target: paths.asn_db,
+                role: DatabaseRole::Asn,
+            },
+        ]
+    };
+    let maxmind = match &update.geoip_conf {
+        Some(path) => Some(GeoIpConf::read(path)?.plan(
+            path,
+            update.maxmind_url.as_deref(),
+            &args.data.data_dir,
+        )?),
+        None => None,
+    };
+    Ok(UpdatePlan {
+        dbip,
+        maxmind,
+        timeout: update.download_timeout,
+    })
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

@@ -247,6 +247,18 @@ impl Pipeline {
         }
     }
 
+    /// [`Pipeline::lookup`] of a report received as bytes, which every front end that reads
+    /// bytes (stdin, files, arguments) uses: bytes that are not UTF-8 are replaced by U+FFFD
+    /// and a warning in the result says so ([`intake::decode_report`]).
+    pub async fn lookup_bytes(&self, raw: &[u8]) -> Report {
+        let (text, replaced) = intake::decode_report(raw);
+        let mut report = self.lookup(&text).await;
+        if let Some(replaced) = replaced {
+            report.warnings.push(replaced.to_string());
+        }
+        report
+    }
+
     /// Answers one report: where is it hosted, and what should the hotline do.
     pub async fn lookup(&self, raw: &str) -> Report {
         let data = self.data();

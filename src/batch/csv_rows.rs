@@ -8,9 +8,8 @@
 //! the csv writer, quoted only where needed, so that their values are still exactly the input's.
 //! Either way, a CSV reader gets the original values back, whatever their bytes (UTF-8 or not).
 //!
-//! Also owns the CSV's row-level problems (a ragged record, a URL cell that is not UTF-8) and
-//! the naming of the result columns, prefixed with `hostloc_` when the input has a column of
-//! that name. Records are separated in the output by the input's own line ending (CRLF when
+//! Also owns the CSV's row-level problem (a ragged record) and the naming of the result
+//! columns, prefixed with `hostloc_` when the input has a column of that name. Records are separated in the output by the input's own line ending (CRLF when
 //! the header ends with CRLF, else LF); blank lines between records are not records, as for
 //! every CSV reader, and are not written.
 //!
@@ -20,7 +19,7 @@ use std::io::Read;
 
 use csv::ByteRecord;
 
-use super::rows::{Event, Row, RowSource, Target, utf8};
+use super::rows::{Event, Row, RowSource, Target};
 use super::{BatchError, Endpoint, RESULT_KEY};
 
 /// Reads CSV records, keeping the text of each.
@@ -161,14 +160,7 @@ impl CsvSource {
         let location = format!("row {} (line {line})", self.rows);
         let cell = self.record.get(url_index);
         let target = if self.record.len() == width {
-            let cell = cell.unwrap_or_default();
-            match utf8(cell) {
-                Ok(url) => Target::Url(url.to_owned()),
-                Err(problem) => Target::Unusable {
-                    input: String::from_utf8_lossy(cell).into_owned(),
-                    reason: format!("{location}: the {:?} cell is {problem}", self.url_column),
-                },
-            }
+            Target::Url(cell.unwrap_or_default().to_vec())
         } else {
             Target::Unusable {
                 input: String::from_utf8_lossy(cell.unwrap_or_default()).into_owned(),
@@ -388,8 +380,8 @@ mod tests {
                  3,\"\",café,R\n"
             )
         );
-        let url = |text: &str| Target::Url(text.to_owned());
-        assert_eq!(targets, [url("a.nl"), url("b.nl"), url("")]);
+        let url = |text: &[u8]| Target::Url(text.to_vec());
+        assert_eq!(targets, [url(b"a.nl"), url(b"b.nl"), url(b"")]);
     }
 
     #[test]
@@ -410,11 +402,11 @@ mod tests {
             output.ends_with("a.nl,\"open\n\",R\n"),
             "{output:?} must keep the value \"open\\n\" intact"
         );
-        assert_eq!(targets, [Target::Url("a.nl".to_owned())]);
+        assert_eq!(targets, [Target::Url(b"a.nl".to_vec())]);
     }
 
     #[test]
-    fn ragged_rows_and_broken_cells_are_invalid_and_kept() {
+    fn ragged_rows_are_invalid_and_kept_and_broken_cells_looked_up() {
         let (output, targets) = read(b"url,a,b\nx.nl\nx.nl,1,2,3\n\xffx.nl,1,2\n").unwrap();
         assert!(
             output.ends_with("\nx.nl,,,R\nx.nl,1,2,3,R\n\u{fffd}x.nl,1,2,R\n"),
@@ -434,7 +426,7 @@ mod tests {
                  but its URL cannot be told for sure",
                 "row 2 (line 3): 4 fields where the header has 3; the row is kept as it is, \
                  but its URL cannot be told for sure",
-                "row 3 (line 4): the \"url\" cell is not valid UTF-8 (byte 1 cannot be decoded)",
+                "",
             ]
         );
     }

@@ -91,7 +91,7 @@ impl<R: BufRead + Send> RowSource for JsonlSource<R> {
         let (target, prefix, suffix) = match parse_object(line) {
             Ok((object, text)) => {
                 let target = match self.field.find(&object) {
-                    Some(Value::String(url)) => Target::Url(url.clone()),
+                    Some(Value::String(url)) => Target::Url(url.clone().into_bytes()),
                     Some(other) => Target::Unusable {
                         input: String::new(),
                         reason: format!(
@@ -224,7 +224,7 @@ mod tests {
             line.push(b'R');
             line.extend_from_slice(&row.suffix);
             let target = match row.target {
-                Target::Url(url) => format!("url {url}"),
+                Target::Url(url) => format!("url {}", String::from_utf8(url).unwrap()),
                 Target::Unusable { reason, .. } => reason,
             };
             rows.push((String::from_utf8(line).unwrap(), target));

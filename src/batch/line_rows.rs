@@ -7,7 +7,7 @@
 
 use std::io::BufRead;
 
-use super::rows::{Event, Lines, Row, RowSource, Target, line_text, utf8};
+use super::rows::{Event, Lines, Row, RowSource, Target, line_text};
 use super::{BatchError, Endpoint};
 
 /// Reads one URL per line.
@@ -34,13 +34,7 @@ impl<R: BufRead + Send> RowSource for LineSource<R> {
             // A byte order mark marks the encoding; it is not part of the first URL.
             text = text.strip_prefix("\u{feff}".as_bytes()).unwrap_or(text);
         }
-        let target = match utf8(text) {
-            Ok(url) => Target::Url(url.to_owned()),
-            Err(problem) => Target::Unusable {
-                input: String::from_utf8_lossy(text).into_owned(),
-                reason: format!("line {line}: {problem}"),
-            },
-        };
+        let target = Target::Url(text.to_vec());
         Ok(Some(Event::Row(Row {
             number: line,
             line,
@@ -67,25 +61,22 @@ mod tests {
 
     #[test]
     fn every_line_is_a_row_blank_and_broken_ones_included() {
-        let url = |text: &str| Target::Url(text.to_owned());
+        let url = |text: &[u8]| Target::Url(text.to_vec());
         assert_eq!(
             targets(b"a.nl\r\n\n  \nb\xffc.nl\nlast.nl"),
             [
-                url("a.nl"),
-                url(""),
-                url("  "),
-                Target::Unusable {
-                    input: "b\u{fffd}c.nl".to_owned(),
-                    reason: "line 4: not valid UTF-8 (byte 2 cannot be decoded)".to_owned(),
-                },
-                url("last.nl"),
+                url(b"a.nl"),
+                url(b""),
+                url(b"  "),
+                url(b"b\xffc.nl"),
+                url(b"last.nl"),
             ]
         );
         assert_eq!(
             targets("\u{feff}a.nl\n\u{feff}b.nl".as_bytes()),
-            [url("a.nl"), url("\u{feff}b.nl")]
+            [url(b"a.nl"), url("\u{feff}b.nl".as_bytes())]
         );
         assert_eq!(targets(b""), []);
-        assert_eq!(targets(b"\n"), [url("")]);
+        assert_eq!(targets(b"\n"), [url(b"")]);
     }
 }

@@ -5,6 +5,7 @@
 //! bounded channel so that reading never runs more than a fixed number of rows ahead of the
 //! lookups. Must not: look anything up, or know how a result is written (see `output`).
 
+use std::borrow::Cow;
 use std::io::{BufReader, Read};
 
 use tokio::sync::mpsc;
@@ -13,7 +14,7 @@ use super::csv_rows::CsvSource;
 use super::jsonl_rows::JsonlSource;
 use super::line_rows::LineSource;
 use super::output::ResultEncoder;
-use super::{BatchError, Endpoint, Plan};
+use super::{BatchError, Endpoint, Plan, Shard};
 use crate::config::BatchFormat;
 
 /// Size of the read buffer on the input.
@@ -22,8 +23,9 @@ const READ_BUFFER: usize = 64 * 1024;
 /// What one row asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
-    /// Look up this text.
-    Url(String),
+    /// Look up this report, as the input's bytes (the pipeline replaces what is not UTF-8,
+    /// with a warning, as for `hostloc lookup`).
+    Url(Vec<u8>),
     /// The row has no usable URL: its result is `invalid` with this reason.
     Unusable {
         /// The report text to show as the result's `input` (empty when there is none).
@@ -51,11 +53,12 @@ pub(crate) struct Row {
 }
 
 impl Row {
-    /// The report text the row's result will have as its `input`.
-    pub(crate) fn report_text(&self) -> &str {
+    /// The report text the row's result will have as its `input` (bytes that are not UTF-8
+    /// replaced, as the pipeline replaces them).
+    pub(crate) fn report_text(&self) -> Cow<'_, str> {
         match &self.target {
-            Target::Url(url) => url,
-            Target::Unusable { input, .. } => input,
+            Target::Url(url) => String::from_utf8_lossy(url),
+            Target::Unusable { input, .. } => Cow::Borrowed(input),
         }
     }
 
@@ -67,7 +70,7 @@ impl Row {
         }
         let mut start = b"{\"input\":".to_vec();
         // Serialising a string into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut start, self.report_text());
+        let _ = serde_json::to_writer(&mut start, &self.report_text());
         start
     }
 }
@@ -97,6 +100,31 @@ pub(crate) trait RowSource: Send {
 ///
 /// [`BatchError::OpenInput`] when the file cannot be opened.
 pub(crate) fn open(plan: &Plan) -> Result<Box<dyn RowSource>, BatchError> {
+    let source = open_format(plan)?;
+    Ok(match plan.shard {
+        Some(shard) => Box::new(Sharded { source, shard }),
+        None => source,
+    })
+}
+
+/// A source that passes on only the rows of one shard (and every header).
+struct Sharded {
+    source: Box<dyn RowSource>,
+    shard: Shard,
+}
+
+impl RowSource for Sharded {
+    fn next_event(&mut self) -> Result<Option<Event>, BatchError> {
+        loop {
+            match self.source.next_event()? {
+                Some(Event::Row(row)) if !self.shard.has_row(row.number) => {}
+                event => return Ok(event),
+            }
+        }
+    }
+}
+
+fn open_format(plan: &Plan) -> Result<Box<dyn RowSource>, BatchError> {
     let raw: Box<dyn Read + Send> = match &plan.input {
         Endpoint::File(path) => {
             Box::new(

@@ -40,6 +40,9 @@ pub enum ApiError {
     /// A path parameter could not be read.
     #[error("{}", .0.body_text())]
     Path(#[from] PathRejection),
+    /// `GET /v1/lookup` without exactly one `url` parameter.
+    #[error("the query parameter `url` {0}; give it once, or POST many URLs to /v1/lookup")]
+    UrlParam(&'static str),
     /// `/v1/ip/{ip}` got something that is not an IP address.
     #[error("{input:?} is not an IP address (expected IPv4, IPv6 or [IPv6])")]
     BadIp {
@@ -80,6 +83,31 @@ pub enum ApiError {
     /// A bug or an unexpected failure; the detail is logged, not answered.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The request line and headers together are over `--max-header-bytes`, or there are too
+    /// many headers (answered for hyper, see `refusals.rs`).
+    #[error(
+        "the request line and headers are larger than the limit of {limit} bytes \
+         (--max-header-bytes), or there are more than {headers} headers; send long or many \
+         URLs in the body of POST /v1/lookup"
+    )]
+    HeadTooLarge {
+        /// The configured limit, bytes.
+        limit: usize,
+        /// The most headers accepted.
+        headers: usize,
+    },
+    /// The request target (path and query string) is over hyper's fixed limit.
+    #[error(
+        "the request target (path and query string) is longer than the limit of {limit} \
+         bytes; send long or many URLs in the body of POST /v1/lookup"
+    )]
+    TargetTooLong {
+        /// The limit, bytes.
+        limit: usize,
+    },
+    /// The request line or a header is not HTTP/1 (answered for hyper, see `refusals.rs`).
+    #[error("the request is not valid HTTP/1.1: its request line or a header cannot be parsed")]
+    NotHttp,
 }
 
 impl ApiError {
@@ -104,7 +132,7 @@ impl ApiError {
             }
             ApiError::Json(rejection) => rejection.status(),
             ApiError::Path(rejection) => rejection.status(),
-            ApiError::BadIp { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BadIp { .. } | ApiError::UrlParam(_) => StatusCode::BAD_REQUEST,
             ApiError::TooManyUrls { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::AdminNotLoopback => StatusCode::FORBIDDEN,
@@ -113,6 +141,9 @@ impl ApiError {
             ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Reload(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::TargetTooLong { .. } => StatusCode::URI_TOO_LONG,
+            ApiError::NotHttp => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -132,6 +163,26 @@ impl ApiError {
         } else {
             self.to_string()
         }
+    }
+
+    /// The whole HTTP/1.1 answer as bytes, closing the connection: for refusals written below
+    /// the router, where no `Response` can be sent (see `refusals.rs`).
+    pub(crate) fn raw_response(&self) -> Vec<u8> {
+        let body = serde_json::to_vec(&ErrorBody {
+            error: self.public_message(),
+        })
+        .unwrap_or_default();
+        let status = self.status();
+        let mut answer = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             connection: close\r\n\r\n",
+            status.as_str(),
+            status.canonical_reason().unwrap_or_default(),
+            body.len()
+        )
+        .into_bytes();
+        answer.extend_from_slice(&body);
+        answer
     }
 }
 

@@ -11,7 +11,9 @@
 //!   `observe.rs`: access log and request metrics; `prometheus.rs`: the Prometheus recorder and `/metrics`.
 //! - `reload.rs`: reloads on `POST /admin/reload`, SIGHUP and file changes.
 //! - `page.rs`: the analyst's page at `/`, a client of `POST /v1/lookup` (files under `page/`).
-//! - `server.rs`: the connection loop (header read timeout, graceful shutdown).
+//! - `server.rs`: binding (listen backlog) and the connection loop (connection cap, header and
+//!   idle timeouts, graceful shutdown); `refusals.rs`: JSON answers to requests hyper refuses
+//!   before routing (431, 414, 400).
 //!
 //! Layers, outermost first: access log + request metrics → panic catcher → (API routes only)
 //! token → loopback rule for `/admin/*` → load shedding → request timeout → handler.
@@ -27,6 +29,7 @@ mod observe;
 mod openapi;
 mod page;
 mod prometheus;
+mod refusals;
 mod reload;
 mod routes;
 mod server;
@@ -61,6 +64,9 @@ use reload::Reloader;
 /// scrapes (bounds its memory).
 const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
+/// The smallest `--max-header-bytes` hyper accepts.
+const MIN_HEADER_BYTES: usize = 8192;
+
 /// Settings of the HTTP server (from [`ServeArgs`], or set directly by tests and embedders).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSettings {
@@ -72,8 +78,17 @@ pub struct HttpSettings {
     pub max_batch_urls: usize,
     /// Time limit for one request; longer is 504.
     pub request_timeout: Duration,
-    /// Time limit for a client to send its request headers; longer closes the connection.
+    /// Time limit for a client to send its request headers, and to start its first request;
+    /// longer closes the connection.
     pub header_timeout: Duration,
+    /// A connection with no request running for this long (after its first request) is closed.
+    pub idle_timeout: Duration,
+    /// Connections open at once; at the limit, new ones wait in the listen queue.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers), bytes; larger is 431.
+    pub max_header_bytes: usize,
+    /// Length of the listen queue (`--listen-backlog`), used by [`serve`] when it binds.
+    pub listen_backlog: u32,
     /// Requests handled at once on `/v1/*` and `/admin/*`; more are refused with 503.
     pub max_concurrent_requests: usize,
     /// Lookups in flight at once within one `POST /v1/lookup`.
@@ -93,6 +108,10 @@ impl Default for HttpSettings {
             max_batch_urls: 1000,
             request_timeout: Duration::from_secs(30),
             header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            max_header_bytes: 128 * 1024,
+            listen_backlog: 1024,
             max_concurrent_requests: 512,
             concurrency: 64,
             watch_interval: None,
@@ -119,6 +138,16 @@ impl HttpSettings {
                 Ok(value)
             }
         };
+        let nonzero = |setting: &'static str, value: Duration| {
+            if value.is_zero() {
+                Err(ServeError::Setting {
+                    setting,
+                    problem: "must be longer than 0s",
+                })
+            } else {
+                Ok(value)
+            }
+        };
         let api_token = match args.api_token.as_deref() {
             None => None,
             Some(token) if token.trim().is_empty() => {
@@ -134,7 +163,19 @@ impl HttpSettings {
             max_body_bytes: positive("--max-body-bytes", args.max_body_bytes)?,
             max_batch_urls: positive("--max-batch-urls", args.max_batch_urls)?,
             request_timeout: args.request_timeout,
-            header_timeout: args.header_timeout,
+            header_timeout: nonzero("--header-timeout", args.header_timeout)?,
+            idle_timeout: nonzero("--idle-timeout", args.idle_timeout)?,
+            max_connections: positive("--max-connections", args.max_connections)?,
+            max_header_bytes: if args.max_header_bytes < MIN_HEADER_BYTES {
+                return Err(ServeError::Setting {
+                    setting: "--max-header-bytes",
+                    problem: "must be at least 8192",
+                });
+            } else {
+                args.max_header_bytes
+            },
+            listen_backlog: u32::try_from(positive("--listen-backlog", args.listen_backlog)?)
+                .unwrap_or(u32::MAX),
             max_concurrent_requests: positive(
                 "--max-concurrent-requests",
                 args.max_concurrent_requests,
@@ -287,12 +328,12 @@ pub async fn serve(pipeline: Pipeline, args: &ServeArgs) -> Result<(), ServeErro
     let terminate = install_signal(SignalKind::terminate(), "SIGTERM")?;
     let interrupt = install_signal(SignalKind::interrupt(), "SIGINT")?;
     let hangup = install_signal(SignalKind::hangup(), "SIGHUP")?;
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .map_err(|source| ServeError::Listen {
+    let listener = server::bind(args.listen, settings.listen_backlog).map_err(|source| {
+        ServeError::Listen {
             address: args.listen,
             source,
-        })?;
+        }
+    })?;
     let state = AppState::new(pipeline, settings);
     let _reload_on_hangup = AbortOnDrop(tokio::spawn(reload::reload_on_hangup(
         state.reloader.clone(),
@@ -347,9 +388,14 @@ pub async fn run(
         }
         _ => None,
     };
-    let header_timeout = state.settings.header_timeout;
-    let grace = state.settings.shutdown_grace;
-    server::serve_connections(listener, app(state), header_timeout, grace, shutdown).await;
+    let limits = server::ConnectionLimits {
+        header_timeout: state.settings.header_timeout,
+        idle_timeout: state.settings.idle_timeout,
+        max_connections: state.settings.max_connections,
+        max_header_bytes: state.settings.max_header_bytes,
+        grace: state.settings.shutdown_grace,
+    };
+    server::serve_connections(listener, app(state), limits, shutdown).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -406,6 +452,10 @@ mod tests {
             &["--max-concurrent-requests", "0"][..],
             &["--concurrency", "0"][..],
             &["--max-batch-urls", "0"][..],
+            &["--max-connections", "0"][..],
+            &["--max-header-bytes", "100"][..],
+            &["--idle-timeout", "0s"][..],
+            &["--listen-backlog", "0"][..],
         ] {
             let error = HttpSettings::from_args(&serve_args(args)).unwrap_err();
             assert!(matches!(error, ServeError::Setting { .. }), "{args:?}");
@@ -429,5 +479,22 @@ mod tests {
         }
         assert!(document["paths"]["/v1/lookup"]["post"].is_object());
         assert!(document["components"]["schemas"]["Report"].is_object());
+    }
+
+    /// schemathesis found `GET /v1/ip/0` "schema-valid" while the server rightly refuses it:
+    /// the parameter was documented as any string.
+    #[test]
+    fn the_ip_parameter_is_documented_as_an_address() {
+        use utoipa::OpenApi;
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let parameter = &document["paths"]["/v1/ip/{ip}"]["get"]["parameters"][0];
+        assert_eq!(parameter["name"], "ip");
+        let formats: Vec<&str> = parameter["schema"]["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|schema| schema["format"].as_str().unwrap())
+            .collect();
+        assert_eq!(formats, ["ipv4", "ipv6"]);
     }
 }

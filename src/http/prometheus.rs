@@ -102,6 +102,22 @@ fn describe() {
         "hostloc_reloads_total",
         "Data reloads, by result (ok or error) and trigger (http, signal, watch)"
     );
+    describe_gauge!(
+        "hostloc_data_reload_failing",
+        "1 while the latest data reload failed (the data loaded before is still served), else 0"
+    );
+    describe_counter!(
+        "hostloc_http_connection_limit_reached_total",
+        "Times the connection limit (--max-connections) held back accepting a connection"
+    );
+    describe_counter!(
+        "hostloc_http_idle_connections_closed_total",
+        "Connections closed because no request ran on them for the idle or header timeout"
+    );
+    describe_counter!(
+        "hostloc_http_refused_unparsed_total",
+        "Requests refused before routing (400 not HTTP, 414 target too long, 431 head too large)"
+    );
 }
 
 /// Creates the labelled counters at zero, so that dashboards and alerts see every series
@@ -124,6 +140,11 @@ fn register_series() {
         metrics::counter!("hostloc_dns_outcomes_total", "outcome" => outcome.as_str()).increment(0);
     }
     metrics::counter!("hostloc_http_requests_shed_total").increment(0);
+    metrics::counter!("hostloc_http_connection_limit_reached_total").increment(0);
+    metrics::counter!("hostloc_http_idle_connections_closed_total").increment(0);
+    for status in ["400", "414", "431"] {
+        metrics::counter!("hostloc_http_refused_unparsed_total", "status" => status).increment(0);
+    }
 }
 
 /// Sets the gauges that describe `state` now and renders every metric as Prometheus text.
@@ -147,5 +168,11 @@ pub(crate) fn render(state: &AppState) -> String {
     metrics::gauge!("hostloc_dns_cache_entries")
         .set(state.pipeline.dns_cache().entry_count() as f64);
     metrics::gauge!("hostloc_http_requests_in_flight").set(state.requests_in_flight() as f64);
+    let failing = if state.reloader.failure().is_some() {
+        1.0
+    } else {
+        0.0
+    };
+    metrics::gauge!("hostloc_data_reload_failing").set(failing);
     state.metrics.render()
 }

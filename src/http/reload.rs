@@ -2,7 +2,9 @@
 //! files change.
 //!
 //! Owns when and how often [`Pipeline::reload`] runs: one reload at a time, off the async
-//! threads, each one logged and counted in `hostloc_reloads_total{result, trigger}`. Swapping
+//! threads, each one logged and counted in `hostloc_reloads_total{result, trigger}`, and the
+//! failure of the latest one kept until a reload succeeds (for `/readyz` and the gauge
+//! `hostloc_data_reload_failing`), so that a bad file is visible for as long as it is. Swapping
 //! the data atomically, and keeping the old set when the new one cannot be read, is the
 //! pipeline's job, not this module's: requests in flight finish on the set they started with.
 
@@ -65,11 +67,25 @@ impl ReloadError {
     }
 }
 
+/// The latest reload's failure, while no reload has succeeded since.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ReloadFailure {
+    /// Why the data could not be reloaded; names the file.
+    pub(crate) error: String,
+    /// A stable short name of the cause (`read`, `invalid`, `wrong_role`, `networks`, …).
+    pub(crate) kind: &'static str,
+    /// When it failed, RFC 3339 UTC.
+    pub(crate) failed_at: String,
+    /// What asked for the reload: `http`, `signal` or `watch`.
+    pub(crate) trigger: &'static str,
+}
+
 /// Runs reloads of one pipeline, one at a time. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Reloader {
     pipeline: Pipeline,
     one_at_a_time: Arc<tokio::sync::Mutex<()>>,
+    failure: Arc<std::sync::Mutex<Option<ReloadFailure>>>,
 }
 
 impl Reloader {
@@ -78,7 +94,16 @@ impl Reloader {
         Reloader {
             pipeline,
             one_at_a_time: Arc::new(tokio::sync::Mutex::new(())),
+            failure: Arc::new(std::sync::Mutex::new(None)),
         }
+    }
+
+    /// Why the latest reload failed, unless one has succeeded since.
+    pub(crate) fn failure(&self) -> Option<ReloadFailure> {
+        self.failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Re-reads the data files and swaps them in; logs and counts the outcome.
@@ -101,6 +126,16 @@ impl Reloader {
         let result = if outcome.is_ok() { "ok" } else { "error" };
         metrics::counter!("hostloc_reloads_total", "result" => result, "trigger" => trigger.as_str())
             .increment(1);
+        *self
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            outcome.as_ref().err().map(|error| ReloadFailure {
+                error: error.to_string(),
+                kind: error.kind(),
+                failed_at: rfc3339(SystemTime::now()),
+                trigger: trigger.as_str(),
+            });
         match &outcome {
             Ok(data) => {
                 let databases: Vec<String> = data

@@ -21,21 +21,31 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, ApiQuery};
-use super::reload::ReloadTrigger;
+use super::extract::{ApiJson, ApiPath, ApiQuery, UrlParam};
+use super::reload::{ReloadFailure, ReloadTrigger};
 use crate::geoip::DatabaseInfo;
 use crate::report::{AddressReport, Report, rfc3339};
 
-/// Query of `GET /v1/lookup`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+/// Query of `GET /v1/lookup`, for the OpenAPI document; read by
+/// [`UrlParam`](super::extract::UrlParam), which tells a value that is not UTF-8 apart.
+#[allow(dead_code)] // Never built: it only describes the parameter.
+#[derive(Debug, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct LookupQuery {
-    /// The reported URL, as received (defanged, messy and partial forms are fine).
+    /// The reported URL, as received (defanged, messy and partial forms are fine), percent-
+    /// encoded as UTF-8.
     url: String,
     /// `json` (the default): the Result object; `evidence`: the same result as the plain-text
     /// case-file record of `hostloc lookup --evidence` (docs/evidence.md).
-    #[serde(default)]
     #[param(inline)]
+    format: Option<LookupFormat>,
+}
+
+/// The `format` parameter of `GET /v1/lookup`, read apart from `url` (which
+/// [`UrlParam`](super::extract::UrlParam) reads byte for byte).
+#[derive(Debug, Deserialize)]
+pub(crate) struct AnswerFormat {
+    #[serde(default)]
     format: LookupFormat,
 }
 
@@ -48,6 +58,37 @@ pub(crate) enum LookupFormat {
     Json,
     /// The evidence record, `text/plain`.
     Evidence,
+}
+
+/// Path of `GET /v1/ip/{ip}`, for the OpenAPI document (the handler reads it as text and
+/// answers 400 for anything that is not an address).
+#[allow(dead_code)] // Never built: it only describes the parameter.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct IpPath {
+    /// An IPv4 or IPv6 address (`95.211.0.1`, `2a00:c98::1`); IPv6 may also be written in
+    /// brackets, as in URLs (`[2a00:c98::1]`, percent-encoded).
+    #[param(schema_with = ip_address_schema)]
+    ip: String,
+}
+
+/// An IPv4 or an IPv6 address, by the JSON Schema formats `ipv4` and `ipv6` (schemathesis
+/// found that a plain string let `0` count as valid).
+fn ip_address_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{
+        KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+    };
+    let address = |format| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(format)))
+    };
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(address(KnownFormat::Ipv4))
+            .item(address(KnownFormat::Ipv6))
+            .build(),
+    )
 }
 
 /// Body of `POST /v1/lookup`.
@@ -132,6 +173,9 @@ pub(crate) struct Readiness {
     pub(crate) max_data_age_seconds: Option<u64>,
     /// The databases in use.
     pub(crate) databases: Vec<DatabaseInfo>,
+    /// Why the latest reload failed, while no reload has succeeded since; null otherwise. The
+    /// server still answers from the data loaded before, so this does not make it not ready.
+    pub(crate) reload_failure: Option<ReloadFailure>,
 }
 
 /// Answer of a successful `POST /admin/reload`.
@@ -149,9 +193,11 @@ pub(crate) struct Reloaded {
 
 /// Look up one reported URL.
 ///
-/// An input without a usable host is still answered, with the verdict `invalid`. With
-/// `format=evidence` the answer is the result's evidence record as `text/plain` instead of
-/// JSON: the same text as `hostloc lookup --evidence`.
+/// An input without a usable host is still answered, with the verdict `invalid`. A `url` that is
+/// not UTF-8 once percent-decoded is read as `hostloc lookup` reads such bytes: each undecodable
+/// sequence becomes U+FFFD and a warning says where. With `format=evidence` the answer is the
+/// result's evidence record as `text/plain` instead of JSON: the same text as
+/// `hostloc lookup --evidence`.
 #[utoipa::path(
     get,
     path = "/v1/lookup",
@@ -165,7 +211,7 @@ pub(crate) struct Reloaded {
              (Report = "application/json"),
              (String = "text/plain; charset=utf-8"),
          )),
-        (status = 400, description = "The `url` parameter is missing, or `format` is neither `json` nor `evidence`", body = ErrorBody),
+        (status = 400, description = "The `url` parameter is missing or given twice, or `format` is neither `json` nor `evidence`", body = ErrorBody),
         (status = 401, description = "An API token is configured and was not presented", body = ErrorBody),
         (status = 503, description = "Too many requests in flight; retry after `Retry-After`", body = ErrorBody),
         (status = 504, description = "The request timeout was reached", body = ErrorBody),
@@ -173,10 +219,11 @@ pub(crate) struct Reloaded {
 )]
 pub(crate) async fn lookup_one(
     State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<LookupQuery>,
+    url: UrlParam,
+    ApiQuery(answer): ApiQuery<AnswerFormat>,
 ) -> Response {
-    let report = state.pipeline.lookup(&query.url).await;
-    match query.format {
+    let report = state.pipeline.lookup_bytes(&url.0).await;
+    match answer.format {
         LookupFormat::Json => Json(report).into_response(),
         LookupFormat::Evidence => (
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -254,7 +301,7 @@ pub(crate) async fn lookup_many(
     get,
     path = "/v1/ip/{ip}",
     tag = "lookup",
-    params(("ip" = String, Path, description = "IPv4 or IPv6 address; IPv6 may be in brackets")),
+    params(IpPath),
     security((), ("api_token" = [])),
     responses(
         (status = 200, description = "The address", body = AddressReport),
@@ -290,7 +337,8 @@ pub(crate) async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// The data is loaded and not older than `--max-data-age`.
+/// The data is loaded and not older than `--max-data-age`; also says why the latest reload
+/// failed, if it did.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -334,6 +382,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
         data_age_seconds: data.age().map(|age| age.as_secs()),
         max_data_age_seconds: max_age.map(|age| age.as_secs()),
         databases: data.geo.infos(),
+        reload_failure: state.reloader.failure(),
     };
     let status = if stale.is_empty() {
         StatusCode::OK

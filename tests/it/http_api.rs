@@ -6,135 +6,22 @@
 //! read its stderr. Requests are held open with delayed DNS answers, never with sleeps in the
 //! server.
 
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hostloc::Pipeline;
 use hostloc::cache::{CacheSettings, DnsCache};
-use hostloc::http::{self, ApiToken, AppState, HttpSettings, ServeError};
+use hostloc::http::{self, ApiToken, AppState, HttpSettings};
 use hostloc::pipeline::{DataSet, PipelineSettings};
 use hostloc::resolve::{DnsResolver, DnsSettings};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
-use crate::support::serve::ServeProcess;
-use crate::support::{self, Answer, TestDns, TestWorld};
+use crate::support::serve::{Child, Reply, Server, lookup_path, metric, wait_until};
+use crate::support::{self, Answer, TestDns, TestWorld, replace_file};
 
 // ---------------------------------------------------------------------------------------------
-// Harness
-
-/// A server running in this process on an ephemeral loopback port.
-struct Server {
-    addr: SocketAddr,
-    client: reqwest::Client,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), ServeError>>,
-}
-
-impl Server {
-    async fn start(pipeline: Pipeline, settings: HttpSettings) -> Server {
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .await
-            .expect("bind an ephemeral port");
-        let addr = listener.local_addr().expect("local address");
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let state = AppState::new(pipeline, settings);
-        let task = tokio::spawn(http::run(listener, state, async move {
-            let _ = stop.await;
-        }));
-        Server {
-            addr,
-            client: client(),
-            shutdown: Some(shutdown),
-            task,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        Reply::read(self.client.get(self.url(path)).send().await.expect("GET")).await
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> Reply {
-        let request = self.client.post(self.url(path)).json(body);
-        Reply::read(request.send().await.expect("POST")).await
-    }
-
-    async fn lookup(&self, url: &str) -> Value {
-        let reply = self.get(&lookup_path(url)).await;
-        assert_eq!(reply.status, 200, "{url}: {:?}", reply.json);
-        reply.json
-    }
-
-    async fn metrics(&self) -> String {
-        let reply = self.get("/metrics").await;
-        assert_eq!(reply.status, 200);
-        reply.text
-    }
-
-    /// Stops accepting, waits for the server to drain and return.
-    async fn stop(mut self) -> Result<(), ServeError> {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("the server stops")
-            .expect("the server task does not panic")
-    }
-}
-
-/// A client that never goes through a proxy, whatever the environment says.
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("HTTP client")
-}
-
-/// A response, read whole.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-    json: Value,
-}
-
-impl Reply {
-    async fn read(response: reqwest::Response) -> Reply {
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("response body");
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            text,
-            json,
-        }
-    }
-
-    /// Asserts a JSON error answer with `status` and returns its message.
-    fn error(&self, status: u16) -> &str {
-        assert_eq!(self.status, status, "{self:?}");
-        assert_eq!(self.headers["content-type"], "application/json", "{self:?}");
-        self.json["error"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no error message: {self:?}"))
-    }
-}
-
-fn lookup_path(url: &str) -> String {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.append_pair("url", url);
-    format!("/v1/lookup?{}", query.finish())
-}
+// Harness (the servers themselves are in `support/serve.rs`)
 
 /// Names of the test world's DNS: one per verdict that needs DNS.
 pub(crate) fn dns_world() -> TestDns {
@@ -214,43 +101,6 @@ fn slow_name(dns: &TestDns, name: &str, delay: Duration) {
             }),
         ),
     );
-}
-
-/// Polls `condition` every 5 ms for up to 10 s.
-async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-/// The value of the series `name{labels}` in Prometheus text, whatever the label order; 0 when
-/// absent.
-fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let wanted: BTreeMap<&str, &str> = labels.iter().copied().collect();
-    for line in text.lines().filter(|line| !line.starts_with('#')) {
-        let Some((series, value)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let (series_name, series_labels) = match series.split_once('{') {
-            Some((series_name, rest)) => (series_name, rest.trim_end_matches('}')),
-            None => (series, ""),
-        };
-        if series_name != name {
-            continue;
-        }
-        let found: BTreeMap<&str, &str> = series_labels
-            .split(',')
-            .filter(|pair| !pair.is_empty())
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(key, value)| (key, value.trim_matches('"')))
-            .collect();
-        if found == wanted {
-            return value.parse().expect("a metric value");
-        }
-    }
-    0.0
 }
 
 /// A result without the fields that differ between two lookups of the same input.
@@ -739,13 +589,6 @@ async fn cached_answer_changes_after_its_ttl() {
 // ---------------------------------------------------------------------------------------------
 // Reload
 
-/// Replaces `path` atomically, as an operator's deploy should.
-fn replace_file(path: &std::path::Path, contents: &[u8]) {
-    let temporary = path.with_extension("new");
-    std::fs::write(&temporary, contents).expect("write the new file");
-    std::fs::rename(&temporary, path).expect("rename it into place");
-}
-
 fn networks_with_hetzner() -> String {
     format!("{}Hetzner,asn,24940,test\n", support::mmdb::NETWORKS_CSV)
 }
@@ -1183,63 +1026,6 @@ async fn shutdown_cuts_requests_after_the_grace_period() {
 
 // ---------------------------------------------------------------------------------------------
 // The binary: logs and signals
-
-/// `hostloc serve` as a child process, its stderr collected line by line.
-struct Child {
-    process: tokio::process::Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<String>>,
-    client: reqwest::Client,
-}
-
-impl Child {
-    async fn start(command: std::process::Command) -> Child {
-        let ServeProcess { process, addr, log } = ServeProcess::start(command).await;
-        Child {
-            process,
-            addr,
-            log,
-            client: client(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        let url = format!("http://{}{path}", self.addr);
-        Reply::read(self.client.get(url).send().await.expect("GET")).await
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> Reply {
-        let url = format!("http://{}{path}", self.addr);
-        Reply::read(self.client.post(url).json(body).send().await.expect("POST")).await
-    }
-
-    fn signal(&self, name: &str) {
-        let pid = self.process.id().expect("still running").to_string();
-        let status = std::process::Command::new("kill")
-            .args([&format!("-{name}"), &pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    /// Sends SIGTERM and returns the whole log once the process has exited successfully.
-    async fn terminate(mut self) -> String {
-        self.signal("TERM");
-        let status = tokio::time::timeout(Duration::from_secs(10), self.process.wait())
-            .await
-            .expect("hostloc serve exits after SIGTERM")
-            .unwrap();
-        assert!(status.success(), "{status:?}");
-        // The reader task ends at EOF, right after the exit; give it that moment.
-        for _ in 0..100 {
-            if self.log.lock().unwrap().contains("stopped") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        self.log.lock().unwrap().clone()
-    }
-}
 
 const SECRET_HOST: &str = "secret-report.example.nl";
 const SECRET_URL: &str = "https://secret-report.example.nl/evidence/photo-1234.jpg";

@@ -331,3 +331,121 @@ fn a_closed_pipe_ends_quietly_with_success() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+/// The fields of a result that do not depend on when it was made.
+fn essentials(result: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "input": result["input"], "url": result["url"], "host": result["host"],
+        "verdict": result["verdict"], "reason": result["reason"],
+        "countries": result["countries"], "warnings": result["warnings"],
+    })
+}
+
+// Issue 8, class 8: lookup and batch agree on bytes that are not UTF-8. Both replace them and
+// say so in a warning; from arguments, stdin lines, `batch --format lines` and a CSV cell alike.
+#[test]
+fn invalid_utf8_gets_the_same_result_and_warning_from_lookup_and_batch() {
+    use std::os::unix::ffi::OsStrExt;
+    let (world, dns) = (TestWorld::new(), zone());
+    let reports: [&[u8]; 3] = [
+        b"hxxps://files.example[.]nl/\xff.jpg",
+        b"http://95.211.0.1/\xfe\xff/\xc3",
+        b"b\xffc.example.nl",
+    ];
+    let lines = reports.join(&b"\n"[..]);
+    let from_stdin = run_with_stdin(
+        support::hostloc(&world, dns.addr()).args(["lookup", "--json"]),
+        &lines,
+    );
+    let from_arguments = support::hostloc(&world, dns.addr())
+        .args(["lookup", "--json"])
+        .args(reports.map(std::ffi::OsStr::from_bytes))
+        .output()
+        .unwrap();
+    let from_batch = run_with_stdin(
+        support::hostloc(&world, dns.addr()).args(["batch", "--format", "lines"]),
+        &lines,
+    );
+    for output in [&from_stdin, &from_arguments, &from_batch] {
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+    }
+    let results: Vec<serde_json::Value> = json_lines(&from_stdin.stdout)
+        .iter()
+        .map(essentials)
+        .collect();
+    for other in [&from_arguments, &from_batch] {
+        let other: Vec<serde_json::Value> =
+            json_lines(&other.stdout).iter().map(essentials).collect();
+        assert_eq!(other, results);
+    }
+    let summary: Vec<(&str, &str, &str)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["host"].as_str().unwrap_or("-"),
+                r["verdict"].as_str().unwrap(),
+                r["warnings"][0].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let warning = |bytes: &str, first: u32, verb: &str| {
+        format!(
+            "the report is not valid UTF-8: {bytes} (the first at byte {first}) could not be \
+             decoded and {verb} replaced by U+FFFD (\u{FFFD}) before it was read, so the host \
+             may differ from what the reporter sent"
+        )
+    };
+    assert_eq!(
+        summary,
+        [
+            (
+                "files.example.nl",
+                "domestic",
+                &*warning("1 byte", 28, "was")
+            ),
+            ("95.211.0.1", "domestic", &*warning("3 bytes", 19, "were")),
+            ("-", "invalid", &*warning("1 byte", 2, "was")),
+        ]
+    );
+    assert_eq!(
+        results[0]["input"],
+        "hxxps://files.example[.]nl/\u{FFFD}.jpg"
+    );
+
+    // A CSV cell: the same host, verdict and warning in the result columns.
+    let mut csv = b"id,url\n".to_vec();
+    for (id, report) in reports.iter().enumerate() {
+        csv.extend_from_slice(format!("{id},").as_bytes());
+        csv.extend_from_slice(report);
+        csv.push(b'\n');
+    }
+    let from_csv = run_with_stdin(
+        support::hostloc(&world, dns.addr()).args(["batch", "--format", "csv"]),
+        &csv,
+    );
+    assert_eq!(from_csv.status.code(), Some(0), "{from_csv:?}");
+    let mut reader = csv::ReaderBuilder::new().from_reader(&from_csv.stdout[..]);
+    let headers = reader.byte_headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name.as_bytes()).unwrap();
+    let (host, verdict, warnings) = (column("host"), column("verdict"), column("warnings"));
+    let rows: Vec<(String, String, String)> = reader
+        .byte_records()
+        .map(|record| {
+            let record = record.unwrap();
+            let text = |index: usize| String::from_utf8(record[index].to_vec()).unwrap();
+            (text(host), text(verdict), text(warnings))
+        })
+        .collect();
+    let expected: Vec<(String, String, String)> = summary
+        .iter()
+        .map(|(host, verdict, warning)| {
+            let host = if *host == "-" { "" } else { host };
+            (
+                host.to_owned(),
+                (*verdict).to_owned(),
+                (*warning).to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, expected);
+}

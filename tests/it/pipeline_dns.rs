@@ -250,7 +250,12 @@ async fn every_verdict_is_reachable() {
             &[][..],
             "names no network host",
         ),
-        ("http://exa mple.nl/", Invalid, &[][..], "not a usable URL"),
+        (
+            "http://exa mple.nl/",
+            Invalid,
+            &[][..],
+            "the host contains a space",
+        ),
     ] {
         check(&fixture, raw, verdict, countries, reason).await;
     }

@@ -256,8 +256,19 @@ pub(crate) fn write_db(
     rows: &[WorldRow],
     record: fn(&WorldRow) -> Option<Value>,
 ) {
+    std::fs::write(path, db_bytes(database_type, rows, record, BUILT)).expect("write mmdb");
+}
+
+/// The bytes of a database of `database_type` built at `built` (Unix seconds), each record of
+/// `rows` made by `record`.
+pub(crate) fn db_bytes(
+    database_type: &str,
+    rows: &[WorldRow],
+    record: fn(&WorldRow) -> Option<Value>,
+    built: u64,
+) -> Vec<u8> {
     let mut writer = Writer::builder(database_type)
-        .build_epoch(UNIX_EPOCH + Duration::from_secs(BUILT))
+        .build_epoch(UNIX_EPOCH + Duration::from_secs(built))
         .build();
     for row in rows {
         if let Some(value) = record(row) {
@@ -266,7 +277,7 @@ pub(crate) fn write_db(
                 .expect("insert");
         }
     }
-    std::fs::write(path, writer.to_bytes().expect("serialise")).expect("write mmdb");
+    writer.to_bytes().expect("serialise")
 }
 
 /// Seconds since the epoch of `time`.

@@ -8,6 +8,7 @@
 pub(crate) mod browser;
 pub(crate) mod dns;
 pub(crate) mod mmdb;
+pub(crate) mod publisher;
 pub(crate) mod serve;
 
 use std::path::{Path, PathBuf};
@@ -191,4 +192,11 @@ pub(crate) fn json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
         .collect()
+}
+
+/// Replaces `path` atomically, as an operator's deploy should.
+pub(crate) fn replace_file(path: &Path, contents: &[u8]) {
+    let temporary = path.with_extension("new");
+    std::fs::write(&temporary, contents).expect("write the new file");
+    std::fs::rename(&temporary, path).expect("rename it into place");
 }
