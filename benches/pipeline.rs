@@ -1,6 +1,10 @@
 //! Criterion benchmarks of the parts of a lookup that do not wait on the network, each next to
 //! a baseline measured in the same run: the raw maxminddb lookup for GeoIP, and nothing for the
 //! pure steps. `bench/ratios.sh` prints hostloc's cost as a multiple of the baseline.
+//! The cost of the second country source is measured before, after and before again in the
+//! same run: `--single-source` (one country database), the default (two), and one again, so
+//! that a machine whose speed drifts during the run shows it (`bench/ratios.sh` compares the
+//! two sources with the mean of the one-source runs and prints the drift).
 //!
 //! Uses the bundled data in `data/`.
 
@@ -15,14 +19,24 @@ use hostloc::geoip::GeoDb;
 use hostloc::pipeline::{DataPaths, DataSet, Pipeline, PipelineSettings};
 use hostloc::resolve::{DnsResolver, DnsSettings};
 
+/// The bundled data as `hostloc` uses it by default: two country sources.
 fn data_paths() -> DataPaths {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
     DataPaths {
         country_db: data.join("dbip-country.mmdb"),
+        second_opinion_dbs: vec![data.join("geo-whois-asn-country.mmdb")],
         asn_db: data.join("asn.mmdb"),
         networks: data.join("networks.csv"),
         hotlines: data.join("hotlines.csv"),
         anycast: data.join("anycast.csv"),
+    }
+}
+
+/// The bundled data with `--single-source`.
+fn single_source_paths() -> DataPaths {
+    DataPaths {
+        second_opinion_dbs: Vec::new(),
+        ..data_paths()
     }
 }
 
@@ -47,6 +61,12 @@ fn geoip(c: &mut Criterion) {
         country_code: Option<&'a str>,
     }
     let geo = GeoDb::open(&paths.country_db, &paths.asn_db).expect("bundled databases");
+    let mut two_sources = geo.clone();
+    for path in &paths.second_opinion_dbs {
+        two_sources
+            .add_country_source(path)
+            .expect("bundled second opinion");
+    }
     let mut group = c.benchmark_group("geoip");
     group.bench_function("baseline_maxminddb_country_and_asn", |b| {
         b.iter(|| {
@@ -59,6 +79,20 @@ fn geoip(c: &mut Criterion) {
         })
     });
     group.bench_function("hostloc_locate_country_and_asn", |b| {
+        b.iter(|| {
+            for ip in &addresses {
+                black_box(geo.locate(black_box(*ip)));
+            }
+        })
+    });
+    group.bench_function("hostloc_locate_two_countries_and_asn", |b| {
+        b.iter(|| {
+            for ip in &addresses {
+                black_box(two_sources.locate(black_box(*ip)));
+            }
+        })
+    });
+    group.bench_function("hostloc_locate_country_and_asn_again", |b| {
         b.iter(|| {
             for ip in &addresses {
                 black_box(geo.locate(black_box(*ip)));
@@ -100,28 +134,46 @@ fn pipeline(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let paths = data_paths();
-    // IP literals never reach DNS; the server address is never used.
-    let resolver = runtime.block_on(async {
-        DnsResolver::new(&DnsSettings {
-            servers: vec!["127.0.0.1:9".parse().unwrap()],
-            ..DnsSettings::default()
-        })
-        .unwrap()
-    });
-    let pipeline = Pipeline::new(
-        DataSet::load(&paths).unwrap(),
-        Some(paths),
-        DnsCache::new(resolver, CacheSettings::default()),
-        PipelineSettings::default(),
-    );
+    let pipeline_over = |paths: DataPaths| {
+        // IP literals never reach DNS; the server address is never used.
+        let resolver = runtime.block_on(async {
+            DnsResolver::new(&DnsSettings {
+                servers: vec!["127.0.0.1:9".parse().unwrap()],
+                ..DnsSettings::default()
+            })
+            .unwrap()
+        });
+        Pipeline::new(
+            DataSet::load(&paths).unwrap(),
+            Some(paths),
+            DnsCache::new(resolver, CacheSettings::default()),
+            PipelineSettings::default(),
+        )
+    };
+    // Both are loaded before either is measured, so neither measurement follows a load or a
+    // drop of the other's data.
+    let single_source = pipeline_over(single_source_paths());
+    let two_sources = pipeline_over(data_paths());
     let mut group = c.benchmark_group("pipeline");
-    group.bench_function("hostloc_lookup_ip_literal_to_json", |b| {
-        b.iter(|| {
-            let report = runtime.block_on(pipeline.lookup(black_box("hxxp://95.211.0[.]1/a.jpg")));
-            black_box(serde_json::to_vec(&report).unwrap());
-        })
-    });
+    for (name, pipeline) in [
+        (
+            "hostloc_lookup_ip_literal_to_json_single_source",
+            &single_source,
+        ),
+        ("hostloc_lookup_ip_literal_to_json", &two_sources),
+        (
+            "hostloc_lookup_ip_literal_to_json_single_source_again",
+            &single_source,
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let report =
+                    runtime.block_on(pipeline.lookup(black_box("hxxp://95.211.0[.]1/a.jpg")));
+                black_box(serde_json::to_vec(&report).unwrap());
+            })
+        });
+    }
     group.finish();
 }
 

@@ -13,11 +13,15 @@
 //! than a bounded number of rows in memory, change a byte of the user's columns, or drop,
 //! duplicate or reorder a row. The output schema is documented in `docs/batch.md` and, for the
 //! CSV result columns, in [`crate::report`].
+//!
+//! Beyond one machine: `--shard I/N` keeps every N-th data row (by row index, so N runs cover
+//! the input exactly once), and [`merge`] interleaves the N outputs back into input order.
 
 mod compare;
 mod csv_rows;
 mod jsonl_rows;
 mod line_rows;
+pub mod merge;
 mod output;
 mod progress;
 mod resume;
@@ -55,6 +59,50 @@ pub const RESULT_KEY: &str = "hostloc";
 
 /// Rows read ahead of the lookups at most, on top of the lookups in flight.
 const READ_AHEAD_MAX: usize = 4096;
+
+/// One shard of a batch run over several machines: the data rows whose index (from 0, a CSV
+/// header not counted) leaves remainder `index` when divided by `count`. Written `I/N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: u64,
+    /// How many shards there are, at least 1.
+    pub count: u64,
+}
+
+impl Shard {
+    /// Whether the data row numbered `number` (from 1) belongs to this shard.
+    pub fn has_row(self, number: u64) -> bool {
+        number.saturating_sub(1) % self.count == self.index
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let usage = || format!("{text:?} is not a shard I/N (e.g. 0/4: the first of four)");
+        let (index, count) = text.split_once('/').ok_or_else(usage)?;
+        let index: u64 = index.trim().parse().map_err(|_| usage())?;
+        let count: u64 = count.trim().parse().map_err(|_| usage())?;
+        if count == 0 {
+            return Err(format!("{text:?}: the number of shards must be at least 1"));
+        }
+        if index >= count {
+            return Err(format!(
+                "{text:?}: shards are numbered from 0 to {}",
+                count - 1
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
 
 /// Where rows come from or go to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -393,6 +441,7 @@ struct Plan {
     earlier: Mutex<Option<Earlier>>,
     resume: bool,
     concurrency: usize,
+    shard: Option<Shard>,
 }
 
 impl Plan {
@@ -404,18 +453,8 @@ impl Plan {
             (Endpoint::File(path), _) | (Endpoint::Stdin, Endpoint::File(path)) => Some(path),
             _ => None,
         };
-        let extension = named
-            .and_then(|path| path.extension())
-            .map(|extension| extension.to_string_lossy().to_ascii_lowercase())
-            .unwrap_or_default();
-        let guessed = match extension.as_str() {
-            "csv" | "tsv" => BatchFormat::Csv,
-            "jsonl" | "ndjson" => BatchFormat::Jsonl,
-            _ => BatchFormat::Lines,
-        };
-        let delimiter = args
-            .delimiter
-            .unwrap_or(if extension == "tsv" { b'\t' } else { b',' });
+        let (format, delimiter) =
+            format_of(named.map(PathBuf::as_path), args.format, args.delimiter);
         if let (Endpoint::File(input_path), Endpoint::File(output_path)) = (&input, &output)
             && same_file(input_path, output_path)
         {
@@ -444,7 +483,7 @@ impl Plan {
             _ => None,
         };
         Ok(Plan {
-            format: args.format.unwrap_or(guessed),
+            format,
             delimiter,
             url_column: args.url_column.clone(),
             input,
@@ -455,8 +494,29 @@ impl Plan {
             earlier: Mutex::new(None),
             resume: args.resume,
             concurrency: usize::try_from(args.concurrency).unwrap_or(256).max(1),
+            shard: args.shard,
         })
     }
+}
+
+/// The format and CSV delimiter: as given, or guessed from `path`'s extension (.csv and .tsv:
+/// csv, with a tab for .tsv; .jsonl and .ndjson: jsonl; anything else: lines).
+fn format_of(
+    path: Option<&Path>,
+    format: Option<BatchFormat>,
+    delimiter: Option<u8>,
+) -> (BatchFormat, u8) {
+    let extension = path
+        .and_then(|path| path.extension())
+        .map(|extension| extension.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let guessed = match extension.as_str() {
+        "csv" | "tsv" => BatchFormat::Csv,
+        "jsonl" | "ndjson" => BatchFormat::Jsonl,
+        _ => BatchFormat::Lines,
+    };
+    let delimiter = delimiter.unwrap_or(if extension == "tsv" { b'\t' } else { b',' });
+    (format.unwrap_or(guessed), delimiter)
 }
 
 /// `-` and no path both mean the standard stream.
@@ -819,6 +879,31 @@ fn stop_signal() -> impl Future<Output = Stop> {
         match receiver.await {
             Ok(stop) => stop,
             Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_belongs_to_exactly_one_shard() {
+        for count in 1..=7 {
+            let shards: Vec<Shard> = (0..count)
+                .map(|index| format!("{index}/{count}").parse().unwrap())
+                .collect();
+            for number in 1..=50 {
+                let owners = shards.iter().filter(|shard| shard.has_row(number)).count();
+                assert_eq!(owners, 1, "row {number} of {count} shards");
+            }
+            // Row 1 (index 0) is shard 0's, the rows then go round in shard order.
+            assert!(shards[0].has_row(1));
+            assert!(shards[usize::try_from(count - 1).unwrap()].has_row(count));
+        }
+        assert_eq!("2/5".parse::<Shard>().unwrap().to_string(), "2/5");
+        for bad in ["5/5", "0/0", "1", "x/2", "1/-2", ""] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
         }
     }
 }

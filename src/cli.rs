@@ -1,9 +1,10 @@
 //! CLI: `hostloc lookup`, the analyst's front end.
 //!
-//! Owns reading reported URLs from arguments or stdin and printing each [`Report`] either as
-//! one JSON line (`--json`) or as a short aligned summary for a person (colour only on a
-//! terminal; `NO_COLOR` is honoured). Lookups run concurrently, bounded, and print in input
-//! order. No lookup logic lives here: every line goes through [`Pipeline::lookup`].
+//! Owns reading reported URLs from arguments or stdin and printing each [`Report`] as one JSON
+//! line (`--json`), as its evidence record (`--evidence`, written by [`crate::evidence`]), or
+//! as a short aligned summary for a person (colour only on a terminal; `NO_COLOR` is
+//! honoured). Lookups run concurrently, bounded, and print in input order. No lookup logic
+//! lives here: every line goes through [`Pipeline::lookup`].
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -38,6 +39,17 @@ impl LookupInput {
     }
 }
 
+/// How `hostloc lookup` prints each result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupOutput {
+    /// A few aligned lines for a person.
+    Summary,
+    /// One JSON Result per line (NDJSON).
+    Json,
+    /// The evidence record of [`crate::evidence`], records separated by a blank line.
+    Evidence,
+}
+
 /// Runs `hostloc lookup`: one result per input, in input order, written to `out`.
 ///
 /// # Errors
@@ -47,7 +59,7 @@ impl LookupInput {
 pub async fn run_lookup(
     pipeline: &Pipeline,
     input: LookupInput,
-    json: bool,
+    output: LookupOutput,
     concurrency: usize,
     out: &mut (dyn Write + Send),
 ) -> std::io::Result<()> {
@@ -66,22 +78,33 @@ pub async fn run_lookup(
         .buffered(concurrency.max(1));
     let color = anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
     // Every result carries the warnings about the data's age; a person reads them once, after
-    // the results, rather than under each one.
+    // the summaries, rather than under each one. JSON and the evidence record keep them.
     let data_warnings = data_age::stale_warnings(&pipeline.database_ages());
+    let mut first = true;
     while let Some(report) = reports.next().await {
         let mut report = report?;
-        if json {
-            serde_json::to_writer(&mut *out, &report)?;
-            out.write_all(b"\n")?;
-        } else {
-            report
-                .warnings
-                .retain(|warning| !data_warnings.contains(warning));
-            out.write_all(render_summary(&report, color).as_bytes())?;
+        match output {
+            LookupOutput::Json => {
+                serde_json::to_writer(&mut *out, &report)?;
+                out.write_all(b"\n")?;
+            }
+            LookupOutput::Summary => {
+                report
+                    .warnings
+                    .retain(|warning| !data_warnings.contains(warning));
+                out.write_all(render_summary(&report, color).as_bytes())?;
+            }
+            LookupOutput::Evidence => {
+                if !first {
+                    out.write_all(b"\n")?;
+                }
+                out.write_all(crate::evidence::render(&report).as_bytes())?;
+            }
         }
+        first = false;
         out.flush()?;
     }
-    if !json {
+    if output == LookupOutput::Summary {
         for warning in &data_warnings {
             let note = paint(color, warning_style(), "note:");
             out.write_all(format!("{note} {warning}\n").as_bytes())?;
@@ -218,6 +241,19 @@ pub fn render_summary(report: &Report, color: bool) -> String {
             }
             if let Some(network) = &address.network {
                 columns.push(paint(Style::new().dimmed(), network));
+            }
+            let mut answers = address.country_sources.iter().map(|a| &a.country);
+            let first = answers.next();
+            if answers.any(|answer| Some(answer) != first) {
+                let each: Vec<String> = address
+                    .country_sources
+                    .iter()
+                    .map(|a| format!("{} {}", a.source, a.country.as_deref().unwrap_or("??")))
+                    .collect();
+                columns.push(paint(
+                    verdict_style(Verdict::PartlyDomestic),
+                    &format!("[sources: {}]", each.join(", ")),
+                ));
             }
             if let Some(cdn) = &address.cdn {
                 columns.push(paint(

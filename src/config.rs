@@ -20,9 +20,10 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+use crate::batch::Shard;
 use crate::cache::{CacheSettings, DnsCache};
 use crate::data_age;
-use crate::data_files::{self, Bundled, DataFilesError, GivenFiles, SearchPath};
+use crate::data_files::{self, Bundled, DataFile, DataFilesError, GivenFiles, SearchPath};
 use crate::error::StartupError;
 use crate::pipeline::{DataPaths, DataSet, Pipeline, PipelineSettings};
 use crate::resolve::{DnsResolver, DnsSettings, DnsTransport, NameServerAddr};
@@ -39,7 +40,7 @@ const GEOIPUPDATE_DIRS: &str = "/usr/local/share/GeoIP,/var/lib/GeoIP,/usr/share
 #[derive(Debug, Parser)]
 #[command(
     name = "hostloc",
-    version,
+    version = crate::VERSION,
     about,
     long_about = "Where is this reported URL hosted, and is it in our jurisdiction?\n\n\
         hostloc takes reported URLs as they arrive (defanged, without scheme, obfuscated IPs), \
@@ -66,11 +67,18 @@ pub enum Command {
     #[command(after_long_help = SERVE_EXAMPLES)]
     Serve(ServeCommand),
     /// Enrich a CSV / JSONL / plain-lines export of reports with a verdict per row.
-    #[command(after_long_help = BATCH_EXAMPLES)]
+    #[command(
+        after_long_help = BATCH_EXAMPLES,
+        args_conflicts_with_subcommands = true,
+        disable_help_subcommand = true
+    )]
     Batch(BatchCommand),
     /// Show or maintain the data: databases, networks file, hotline table and anycast list.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Ask a running `hostloc serve` on this machine whether it is alive (a container's
+    /// HEALTHCHECK): exit status 0 when GET /healthz answers 200, 1 otherwise.
+    Healthcheck(HealthcheckArgs),
     /// Print a shell completion script.
     #[command(after_long_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
@@ -83,6 +91,7 @@ const LOOKUP_EXAMPLES: &str = "\
 Examples:
   hostloc lookup 'hxxps://files.example[.]nl/a.jpg' 95.211.0.1 'http://1607663617/'
   hostloc lookup --json < reports.txt > results.ndjson
+  hostloc lookup --evidence 'hxxps://files.example[.]nl/a.jpg' >> case-1234.txt
   hostloc lookup --jurisdiction BE --dns-server 127.0.0.1:5353 example.be";
 
 const SERVE_EXAMPLES: &str = "\
@@ -103,7 +112,11 @@ Examples:
   hostloc batch --output-format iccam queue.csv -o queue.iccam.csv
   hostloc batch queue.csv --compare queue.last-week.csv -o queue.today.csv
 
-Output schemas: docs/batch.md; the ICCAM view: docs/iccam.md.";
+On N machines, shard I of N each, then the outputs back in input order:
+  hostloc batch --shard 0/2 export.csv -o export.0.csv   # and --shard 1/2 elsewhere
+  hostloc batch merge -o export.enriched.csv export.0.csv export.1.csv
+
+Output schemas, shards and merge: docs/batch.md; the ICCAM view: docs/iccam.md.";
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
@@ -141,6 +154,9 @@ pub struct ServeCommand {
 /// `hostloc batch`: the run's options and everything a lookup needs.
 #[derive(Debug, Clone, Args)]
 pub struct BatchCommand {
+    /// A step other than the run itself.
+    #[command(subcommand)]
+    pub step: Option<BatchStep>,
     /// What to read and write.
     #[command(flatten)]
     pub batch: BatchArgs,
@@ -173,14 +189,30 @@ pub struct PipelineArgs {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Data")]
 pub struct DataArgs {
-    /// Country database (.mmdb). Default: found as docs/data.md says, else the bundled one.
+    /// Country database (.mmdb); repeat to ask several, the first being the primary. Default:
+    /// found as docs/data.md says, else both bundled ones.
     ///
-    /// MaxMind GeoIP2/GeoLite2 Country, City or Enterprise, DB-IP, IPinfo Lite or
-    /// ip-location-db layouts are all read. Without this option the file is looked for in
-    /// --data-dir, then geoipupdate's directories, then hostloc's data directories, then the
-    /// bundled data (docs/data.md).
-    #[arg(long, env = "HOSTLOC_COUNTRY_DB", value_name = "PATH")]
-    pub country_db: Option<PathBuf>,
+    /// Repeat the option or separate paths with commas. MaxMind GeoIP2/GeoLite2 Country, City
+    /// or Enterprise, DB-IP, IPinfo Lite or ip-location-db layouts are all read. Every
+    /// database is asked about every address; the first is the primary, which fills
+    /// `country`. Without this option the primary is looked for in --data-dir, then
+    /// geoipupdate's directories, then hostloc's data directories, then the bundled data, and
+    /// the bundled geo-whois-asn-country database is asked as a second opinion; giving one
+    /// replaces both. See docs/data.md and docs/evidence.md.
+    #[arg(
+        long,
+        env = "HOSTLOC_COUNTRY_DB",
+        value_delimiter = ',',
+        value_name = "PATH"
+    )]
+    pub country_db: Vec<PathBuf>,
+
+    /// Ask one country database only: the first --country-db, or the one found by default.
+    ///
+    /// No second opinion, so no `partly_domestic` from sources that disagree. A usage error
+    /// with more than one --country-db.
+    #[arg(long, env = "HOSTLOC_SINGLE_SOURCE", hide_short_help = true)]
+    pub single_source: bool,
 
     /// ASN database (.mmdb); may be the same file as the country database. Default: as for
     /// --country-db.
@@ -373,8 +405,15 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct LookupArgs {
     /// Print one JSON result per line (NDJSON) instead of the summary.
-    #[arg(long, env = "HOSTLOC_JSON")]
+    #[arg(long, env = "HOSTLOC_JSON", conflicts_with = "evidence")]
     pub json: bool,
+
+    /// Print each result as its evidence record, plain text for a case file.
+    ///
+    /// What was reported, what came back, from which data (with SHA-256), which DNS answer,
+    /// when, and by which program; every line is documented in docs/evidence.md.
+    #[arg(long, env = "HOSTLOC_EVIDENCE")]
+    pub evidence: bool,
 
     /// Lookups in flight at once when reading many URLs; output stays in input order.
     #[arg(long, env = "HOSTLOC_CONCURRENCY", default_value_t = 64, hide_short_help = true,
@@ -594,9 +633,54 @@ pub struct BatchArgs {
     #[arg(short, long, env = "HOSTLOC_QUIET")]
     pub quiet: bool,
 
+    /// Process only shard I of N (I from 0): the data rows whose index leaves remainder I.
+    ///
+    /// Rows are counted from 0, a CSV header not counted (it is kept). N runs with I = 0 … N-1
+    /// cover every row once; `hostloc batch merge` puts their outputs back in input order. In
+    /// a Kubernetes Indexed Job: the completion index as I.
+    #[arg(
+        long,
+        env = "HOSTLOC_SHARD",
+        hide_short_help = true,
+        value_name = "I/N"
+    )]
+    pub shard: Option<Shard>,
+
     /// Input file; "-" or none reads stdin.
     #[arg(value_name = "PATH")]
     pub input: Option<PathBuf>,
+}
+
+/// Steps of `hostloc batch` other than the run itself.
+#[derive(Debug, Clone, Subcommand)]
+pub enum BatchStep {
+    /// Put the outputs of `--shard 0/N` … `N-1/N` back in input order.
+    ///
+    /// The outputs, given in shard order, are interleaved one record at a time, with one CSV
+    /// header. The output file is written whole or not at all.
+    // Hidden from `batch -h` to keep it short; `batch --help` shows it in the examples.
+    #[command(hide = true)]
+    Merge(MergeArgs),
+}
+
+/// `hostloc batch merge`.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Format of the shard outputs. Default: from the first file's extension, as for a run.
+    #[arg(long, env = "HOSTLOC_BATCH_FORMAT", value_enum, value_name = "FORMAT")]
+    pub format: Option<BatchFormat>,
+
+    /// CSV field delimiter, as for a run.
+    #[arg(long, env = "HOSTLOC_DELIMITER", value_parser = parse_delimiter, value_name = "CHAR")]
+    pub delimiter: Option<u8>,
+
+    /// Write here instead of stdout ("-" is stdout too).
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// The outputs of shards 0, 1, … N-1, in that order.
+    #[arg(required = true, value_name = "PATH")]
+    pub inputs: Vec<PathBuf>,
 }
 
 /// Parses `--delimiter`: one ASCII character other than the quote and line breaks; `\t` and
@@ -628,6 +712,141 @@ pub enum DataCommand {
     Info(DataInfoArgs),
     /// Build a GeoLite2-ASN-layout database from ip-location-db's asn CSV files.
     ImportAsn(ImportAsnArgs),
+    /// Measure how often the country databases in use disagree, on random public IPv4
+    /// addresses: about the country, and about whether an address is in the jurisdiction.
+    Agreement(AgreementArgs),
+    /// Download current databases from their publishers and replace the configured files.
+    ///
+    /// DB-IP Lite country and ASN (monthly), and MaxMind editions when a GeoIP.conf is given.
+    /// Each file is replaced atomically, and only when the download opens as the right kind and
+    /// is not older than the file in place. Exit status 1 when any file was not updated.
+    Update(DataUpdateArgs),
+    /// Copy the bundled data files into --data-dir where they are missing (a fresh volume).
+    ///
+    /// So that a server can start before the first `data update`. Never overwrites a file.
+    Seed(DataSeedArgs),
+}
+
+/// `hostloc data agreement`: the sample, the data and the jurisdiction.
+#[derive(Debug, Clone, Args)]
+pub struct AgreementArgs {
+    /// How many random public IPv4 addresses to draw.
+    #[arg(long, env = "HOSTLOC_AGREEMENT_ADDRESSES", default_value_t = 100_000,
+          value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub addresses: u32,
+
+    /// Seed of the random draw: the same seed, data and hostloc build draw the same addresses.
+    #[arg(
+        long,
+        env = "HOSTLOC_AGREEMENT_SEED",
+        default_value_t = 1,
+        value_name = "N"
+    )]
+    pub seed: u64,
+
+    /// How many disagreements about the jurisdiction to list as examples.
+    #[arg(
+        long,
+        env = "HOSTLOC_AGREEMENT_EXAMPLES",
+        default_value_t = 10,
+        value_name = "N"
+    )]
+    pub examples: usize,
+
+    /// Databases and the networks file.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Whose jurisdiction.
+    #[command(flatten)]
+    pub referral: ReferralArgs,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// `hostloc data update`: where from, and the data files it replaces.
+#[derive(Debug, Clone, Args)]
+pub struct DataUpdateArgs {
+    /// Where the databases come from.
+    #[command(flatten)]
+    pub update: UpdateArgs,
+    /// The files to replace.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// Where `hostloc data update` downloads from.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Sources")]
+pub struct UpdateArgs {
+    /// DB-IP Lite country file, downloaded into --country-db; {YYYY} and {MM} are filled in.
+    ///
+    /// The year and month are UTC; last month's file is used until this month's is published.
+    #[arg(long, env = "HOSTLOC_DBIP_COUNTRY_URL", value_name = "URL",
+          default_value = crate::data_update::DBIP_COUNTRY_URL)]
+    pub dbip_country_url: String,
+
+    /// DB-IP Lite ASN file, downloaded into --asn-db, as --dbip-country-url.
+    #[arg(long, env = "HOSTLOC_DBIP_ASN_URL", value_name = "URL",
+          default_value = crate::data_update::DBIP_ASN_URL)]
+    pub dbip_asn_url: String,
+
+    /// Do not download the DB-IP files (e.g. when MaxMind's are used instead).
+    #[arg(long, env = "HOSTLOC_NO_DBIP")]
+    pub no_dbip: bool,
+
+    /// geoipupdate's GeoIP.conf: also update its MaxMind editions.
+    ///
+    /// AccountID, LicenseKey and EditionIDs are read; each edition is written as
+    /// {EditionID}.mmdb in its DatabaseDirectory, or else in --data-dir.
+    #[arg(long, env = "HOSTLOC_GEOIP_CONF", value_name = "PATH")]
+    pub geoip_conf: Option<PathBuf>,
+
+    /// MaxMind's update server. Default: the GeoIP.conf Host, else https://updates.maxmind.com.
+    #[arg(long, env = "HOSTLOC_MAXMIND_URL", value_name = "URL")]
+    pub maxmind_url: Option<String>,
+
+    /// Time limit for one download.
+    #[arg(long, env = "HOSTLOC_DOWNLOAD_TIMEOUT", default_value = "5m",
+          value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub download_timeout: Duration,
+}
+
+/// `hostloc data seed`.
+#[derive(Debug, Clone, Args)]
+pub struct DataSeedArgs {
+    /// Where the bundled files are (in the container image: its own data folder).
+    #[arg(long, env = "HOSTLOC_SEED_FROM", value_name = "DIR",
+          default_value = SOURCE_DATA_DIR, hide_default_value = true)]
+    pub from: PathBuf,
+    /// The files to seed.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// `hostloc healthcheck`.
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    /// The address `hostloc serve` listens on; an unspecified one (0.0.0.0, ::) is asked on
+    /// loopback.
+    #[arg(
+        long,
+        env = "HOSTLOC_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR:PORT"
+    )]
+    pub listen: SocketAddr,
+
+    /// How long to wait for the answer.
+    #[arg(long, env = "HOSTLOC_HEALTHCHECK_TIMEOUT", default_value = "5s",
+          value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
 }
 
 /// `hostloc data info`: which data, nothing else.
@@ -704,7 +923,42 @@ impl Cli {
         T: Into<OsString>,
     {
         let args = args.into_iter().map(Into::into).collect();
-        Cli::try_parse_from(command_first(&Cli::command(), args))
+        let cli = Cli::try_parse_from(command_first(&Cli::command(), args))?;
+        cli.check()?;
+        Ok(cli)
+    }
+
+    /// Settings that clap cannot check on its own.
+    ///
+    /// # Errors
+    ///
+    /// A usage error (exit status 2) for `--single-source` with more than one `--country-db`:
+    /// which one to keep would be a guess.
+    fn check(&self) -> Result<(), clap::Error> {
+        let data = match &self.command {
+            Command::Lookup(command) => &command.pipeline.data,
+            Command::Serve(command) => &command.pipeline.data,
+            Command::Batch(command) => &command.pipeline.data,
+            Command::Data(DataCommand::Info(info)) => &info.data,
+            Command::Data(DataCommand::Agreement(agreement)) => &agreement.data,
+            Command::Data(DataCommand::Update(update)) => &update.data,
+            Command::Data(DataCommand::Seed(seed)) => &seed.data,
+            Command::Data(DataCommand::ImportAsn(_))
+            | Command::Healthcheck(_)
+            | Command::Completions(_)
+            | Command::Manpage(_) => return Ok(()),
+        };
+        if data.single_source && data.country_db.len() > 1 {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "--single-source asks one country database, but {} were given with \
+                     --country-db / HOSTLOC_COUNTRY_DB; give one, or drop --single-source",
+                    data.country_db.len()
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -716,7 +970,11 @@ impl Command {
             Command::Serve(command) => command.pipeline.log.clone(),
             Command::Batch(command) => command.pipeline.log.clone(),
             Command::Data(DataCommand::Info(info)) => info.log.clone(),
+            Command::Data(DataCommand::Agreement(agreement)) => agreement.log.clone(),
+            Command::Data(DataCommand::Update(update)) => update.log.clone(),
+            Command::Data(DataCommand::Seed(seed)) => seed.log.clone(),
             Command::Data(DataCommand::ImportAsn(_))
+            | Command::Healthcheck(_)
             | Command::Completions(_)
             | Command::Manpage(_) => LogArgs::default(),
         }
@@ -801,6 +1059,7 @@ impl DataArgs {
     pub fn data_paths(&self, bundled: Option<&Bundled>) -> Result<DataPaths, DataFilesError> {
         let given = GivenFiles {
             country_db: self.country_db.clone(),
+            single_source: self.single_source,
             asn_db: self.asn_db.clone(),
             networks: self.networks.clone(),
             hotlines: self.hotlines.clone(),
@@ -845,6 +1104,41 @@ impl DataArgs {
             source_dir: Some(PathBuf::from(SOURCE_DATA_DIR)).filter(|dir| dir.is_dir()),
             cache_dir: cache_home.map(|dir| dir.join("hostloc")),
         }
+    }
+
+    /// The files `hostloc data update` and `data seed` write: each file's own flag, else its
+    /// bundled name in `--data-dir` (no search: a command that writes must be told where).
+    ///
+    /// # Errors
+    ///
+    /// [`DataFilesError::NoTarget`] when a file has no flag and `--data-dir` is not given.
+    pub fn files_in_data_dir(&self) -> Result<DataPaths, DataFilesError> {
+        let in_dir = |given: &Option<PathBuf>, file: DataFile| match (given, &self.data_dir) {
+            (Some(path), _) => Ok(path.clone()),
+            (None, Some(dir)) => Ok(dir.join(file.names()[0])),
+            (None, None) => Err(DataFilesError::NoTarget {
+                what: file.what(),
+                flag: file.flag(),
+            }),
+        };
+        let (country_db, mut second_opinion_dbs) = match self.country_db.split_first() {
+            Some((primary, others)) => (primary.clone(), others.to_vec()),
+            None => (
+                in_dir(&None, DataFile::CountryDb)?,
+                vec![in_dir(&None, DataFile::SecondOpinionDb)?],
+            ),
+        };
+        if self.single_source {
+            second_opinion_dbs.clear();
+        }
+        Ok(DataPaths {
+            country_db,
+            second_opinion_dbs,
+            asn_db: in_dir(&self.asn_db, DataFile::AsnDb)?,
+            networks: in_dir(&self.networks, DataFile::Networks)?,
+            hotlines: in_dir(&self.hotlines, DataFile::Hotlines)?,
+            anycast: in_dir(&self.anycast, DataFile::Anycast)?,
+        })
     }
 
     /// Finds and loads the databases and the networks file.
@@ -968,6 +1262,70 @@ mod tests {
     }
 
     #[test]
+    fn country_databases_repeat_the_first_being_the_primary() {
+        let paths = |args: &[&str]| {
+            lookup_pipeline(args)
+                .data
+                .data_paths(None)
+                .unwrap()
+                .country_dbs()
+                .map(|path| path.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            paths(&["hostloc", "lookup", "--country-db", "a.mmdb"]),
+            ["a.mmdb"],
+            "a given database replaces both bundled ones"
+        );
+        assert_eq!(
+            paths(&[
+                "hostloc",
+                "--country-db",
+                "a.mmdb,b.mmdb",
+                "lookup",
+                "--country-db",
+                "c.mmdb",
+            ]),
+            ["a.mmdb", "b.mmdb", "c.mmdb"]
+        );
+        assert_eq!(
+            paths(&[
+                "hostloc",
+                "lookup",
+                "--single-source",
+                "--country-db",
+                "a.mmdb"
+            ]),
+            ["a.mmdb"]
+        );
+        let bundled = paths(&[
+            "hostloc",
+            "--single-source",
+            "lookup",
+            "--geoipupdate-dir",
+            "",
+        ]);
+        assert_eq!(bundled.len(), 1);
+        assert!(bundled[0].ends_with("data/dbip-country.mmdb"));
+    }
+
+    #[test]
+    fn single_source_with_several_databases_is_a_usage_error() {
+        for command in [&["lookup"][..], &["serve"], &["data", "info"]] {
+            let mut args = vec![
+                "hostloc",
+                "--single-source",
+                "--country-db",
+                "a.mmdb,b.mmdb",
+            ];
+            args.extend_from_slice(command);
+            let error = Cli::try_parse_args(&args).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+            assert!(error.to_string().contains("2 were given"), "{error}");
+        }
+    }
+
+    #[test]
     fn dns_servers_repeat_or_comma_separate() {
         let pipeline = lookup_pipeline(&[
             "hostloc",
@@ -1040,7 +1398,7 @@ mod tests {
         else {
             unreachable!()
         };
-        assert_eq!(info.data.country_db, Some(PathBuf::from("c.mmdb")));
+        assert_eq!(info.data.country_db, [PathBuf::from("c.mmdb")]);
         let Command::Batch(batch) = parse(&["hostloc", "-q", "batch", "in.csv"]).command else {
             unreachable!()
         };
@@ -1134,6 +1492,8 @@ mod tests {
         "NAME",
         "TIME",
         "TEXT",
+        "URL",
+        "I/N",
     ];
 
     #[test]

@@ -27,6 +27,8 @@ const DAY: u64 = 86_400;
 pub struct DatabaseAge {
     /// `country` or `asn`.
     pub role: DatabaseRole,
+    /// The database's source name, as in the result's `databases` and `country_sources`.
+    pub source: String,
     /// The file name.
     pub file: String,
     /// The build time from the database's metadata, RFC 3339 UTC; null when it has none.
@@ -44,8 +46,8 @@ pub struct DatabaseAge {
 pub fn database_ages(geo: &GeoDb, max_age: Option<Duration>, now: SystemTime) -> Vec<DatabaseAge> {
     geo.databases()
         .into_iter()
-        .map(|(role, database)| {
-            let info = database.info(role);
+        .map(|(info, database)| {
+            let role = info.role;
             let age = database
                 .built()
                 .map(|built| now.duration_since(built).unwrap_or_default());
@@ -66,6 +68,7 @@ pub fn database_ages(geo: &GeoDb, max_age: Option<Duration>, now: SystemTime) ->
             };
             DatabaseAge {
                 role,
+                source: info.source,
                 file: info.file,
                 built: database.built().map(rfc3339),
                 age_seconds: age.map(|age| age.as_secs()),

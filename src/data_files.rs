@@ -3,8 +3,9 @@
 //! Owns the search that turns "no `--country-db` given" into a file: which directories are
 //! looked in, in which order, under which file names, and the bundled copy that a `hostloc`
 //! binary carries inside itself, so that an installed binary finds data wherever it runs.
-//! The order, for each of the five files (country and ASN databases, networks file, hotline
-//! table, anycast list) on its own (documented in `docs/data.md`):
+//! The order, for each of the six files (country database, second-opinion country database,
+//! ASN database, networks file, hotline table, anycast list) on its own (documented in
+//! `docs/data.md`):
 //!
 //! 1. the file's own flag or variable (`--country-db`, `HOSTLOC_COUNTRY_DB`, …);
 //! 2. `--data-dir DIR` / `HOSTLOC_DATA_DIR`: when given, the only directory looked in;
@@ -36,6 +37,10 @@ pub const COUNTRY_DB_NAMES: &[&str] = &[
     "GeoLite2-City.mmdb",
 ];
 
+/// The name of the second opinion on the country (ip-location-db's geo-whois-asn-country), asked
+/// beside the primary unless `--country-db` or `--single-source` is given.
+pub const SECOND_OPINION_DB_NAMES: &[&str] = &["geo-whois-asn-country.mmdb"];
+
 /// Names a directory may hold the ASN database under, preferred first.
 pub const ASN_DB_NAMES: &[&str] = &["asn.mmdb", "GeoIP2-ISP.mmdb", "GeoLite2-ASN.mmdb"];
 
@@ -48,11 +53,13 @@ pub const HOTLINES_NAMES: &[&str] = &["hotlines.csv"];
 /// The name of the anycast list.
 pub const ANYCAST_NAMES: &[&str] = &["anycast.csv"];
 
-/// The five data files.
+/// The six data files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataFile {
-    /// The country database.
+    /// The (primary) country database.
     CountryDb,
+    /// The second opinion on the country.
+    SecondOpinionDb,
     /// The ASN database.
     AsnDb,
     /// The CDN / reverse-proxy networks file.
@@ -68,6 +75,7 @@ impl DataFile {
     pub fn names(self) -> &'static [&'static str] {
         match self {
             DataFile::CountryDb => COUNTRY_DB_NAMES,
+            DataFile::SecondOpinionDb => SECOND_OPINION_DB_NAMES,
             DataFile::AsnDb => ASN_DB_NAMES,
             DataFile::Networks => NETWORKS_NAMES,
             DataFile::Hotlines => HOTLINES_NAMES,
@@ -78,7 +86,7 @@ impl DataFile {
     /// The flag that names this file.
     pub fn flag(self) -> &'static str {
         match self {
-            DataFile::CountryDb => "--country-db",
+            DataFile::CountryDb | DataFile::SecondOpinionDb => "--country-db",
             DataFile::AsnDb => "--asn-db",
             DataFile::Networks => "--networks",
             DataFile::Hotlines => "--hotlines",
@@ -87,9 +95,10 @@ impl DataFile {
     }
 
     /// What this file is, for messages.
-    fn what(self) -> &'static str {
+    pub fn what(self) -> &'static str {
         match self {
             DataFile::CountryDb => "country database",
+            DataFile::SecondOpinionDb => "second-opinion country database",
             DataFile::AsnDb => "ASN database",
             DataFile::Networks => "networks file",
             DataFile::Hotlines => "hotline table",
@@ -104,6 +113,8 @@ impl DataFile {
 pub struct Bundled {
     /// `dbip-country.mmdb`.
     pub country_db: &'static [u8],
+    /// `geo-whois-asn-country.mmdb`.
+    pub second_opinion_db: &'static [u8],
     /// `asn.mmdb`.
     pub asn_db: &'static [u8],
     /// `networks.csv`.
@@ -118,6 +129,7 @@ impl Bundled {
     fn bytes(&self, file: DataFile) -> &'static [u8] {
         match file {
             DataFile::CountryDb => self.country_db,
+            DataFile::SecondOpinionDb => self.second_opinion_db,
             DataFile::AsnDb => self.asn_db,
             DataFile::Networks => self.networks,
             DataFile::Hotlines => self.hotlines,
@@ -146,8 +158,10 @@ pub struct SearchPath {
 /// The files given by their own flag or variable (step 1).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GivenFiles {
-    /// `--country-db`.
-    pub country_db: Option<PathBuf>,
+    /// `--country-db`: the primary first; empty when not given.
+    pub country_db: Vec<PathBuf>,
+    /// `--single-source`: no second opinion.
+    pub single_source: bool,
     /// `--asn-db`.
     pub asn_db: Option<PathBuf>,
     /// `--networks`.
@@ -177,6 +191,16 @@ pub enum DataFilesError {
         /// The flag that names the file.
         flag: &'static str,
     },
+    /// A command that writes data files (`data update`, `data seed`) was not told where.
+    #[error(
+        "which {what} to write: give {flag}, or the directory with --data-dir (HOSTLOC_DATA_DIR)"
+    )]
+    NoTarget {
+        /// The file.
+        what: &'static str,
+        /// The flag that names the file.
+        flag: &'static str,
+    },
     /// Nothing found, and the bundled copy could not be unpacked.
     #[error(
         "no {what} found (looked in {looked}), and the bundled one could not be unpacked into \
@@ -196,7 +220,10 @@ pub enum DataFilesError {
     },
 }
 
-/// Finds the three data files: each given one as it is, each other one by the search path.
+/// Finds the data files: each given one as it is, each other one by the search path. Without
+/// `--country-db`, the primary country database and the bundled second opinion are both looked
+/// for (the second opinion is left out when `--data-dir` lacks it, with a warning, or with
+/// `--single-source`); with it, exactly the databases given.
 ///
 /// # Errors
 ///
@@ -211,13 +238,48 @@ pub fn find(
         Some(path) => Ok(path.clone()),
         None => find_one(file, search, bundled),
     };
+    let (country_db, mut second_opinion_dbs) = match given.country_db.split_first() {
+        Some((primary, others)) => (primary.clone(), others.to_vec()),
+        None => (
+            find_one(DataFile::CountryDb, search, bundled)?,
+            second_opinion(search, bundled, given.single_source)?,
+        ),
+    };
+    if given.single_source {
+        second_opinion_dbs.clear();
+    }
     Ok(DataPaths {
-        country_db: one(DataFile::CountryDb, &given.country_db)?,
+        country_db,
+        second_opinion_dbs,
         asn_db: one(DataFile::AsnDb, &given.asn_db)?,
         networks: one(DataFile::Networks, &given.networks)?,
         hotlines: one(DataFile::Hotlines, &given.hotlines)?,
         anycast: one(DataFile::Anycast, &given.anycast)?,
     })
+}
+
+/// The bundled second opinion, found as any file is, but optional in `--data-dir`: a directory
+/// of MaxMind or DB-IP files alone still works, on one source, and the log says so.
+fn second_opinion(
+    search: &SearchPath,
+    bundled: Option<&Bundled>,
+    single_source: bool,
+) -> Result<Vec<PathBuf>, DataFilesError> {
+    if single_source {
+        return Ok(Vec::new());
+    }
+    match find_one(DataFile::SecondOpinionDb, search, bundled) {
+        Ok(path) => Ok(vec![path]),
+        Err(DataFilesError::NotInDataDir { dir, names, .. }) => {
+            tracing::warn!(
+                dir = %dir.display(),
+                "no second-opinion country database in the data directory (looked for {names}): \
+                 every country rests on one source; --single-source says that is intended"
+            );
+            Ok(Vec::new())
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// Steps 2 to 5 for one file.
@@ -235,7 +297,9 @@ fn find_one(
         });
     }
     let geoipupdate: &[PathBuf] = match file {
-        DataFile::Networks | DataFile::Hotlines | DataFile::Anycast => &[],
+        DataFile::SecondOpinionDb | DataFile::Networks | DataFile::Hotlines | DataFile::Anycast => {
+            &[]
+        }
         DataFile::CountryDb | DataFile::AsnDb => &search.geoipupdate_dirs,
     };
     let mut looked = Vec::new();
@@ -312,6 +376,7 @@ mod tests {
 
     const BUNDLED: Bundled = Bundled {
         country_db: b"bundled country",
+        second_opinion_db: b"bundled second opinion",
         asn_db: b"bundled asn",
         networks: b"provider,match,value,source\n",
         hotlines: b"country,name\n",
@@ -339,6 +404,7 @@ mod tests {
         // Only the source tree: every file from there.
         for name in [
             "dbip-country.mmdb",
+            "geo-whois-asn-country.mmdb",
             "asn.mmdb",
             "networks.csv",
             "hotlines.csv",
@@ -348,6 +414,10 @@ mod tests {
         }
         let paths = find(&GivenFiles::default(), &search, Some(&BUNDLED)).unwrap();
         assert_eq!(paths.country_db, at("source/dbip-country.mmdb"));
+        assert_eq!(
+            paths.second_opinion_dbs,
+            [at("source/geo-whois-asn-country.mmdb")]
+        );
         assert_eq!(paths.networks, at("source/networks.csv"));
         // A data directory comes before it, geoipupdate's before that, for the databases only.
         touch(&at("xdg-data"), "networks.csv");
@@ -357,6 +427,11 @@ mod tests {
         touch(&at("geoip"), "networks.csv");
         let paths = find(&GivenFiles::default(), &search, Some(&BUNDLED)).unwrap();
         assert_eq!(paths.country_db, at("geoip/GeoLite2-Country.mmdb"));
+        assert_eq!(
+            paths.second_opinion_dbs,
+            [at("source/geo-whois-asn-country.mmdb")],
+            "the second opinion is looked for on its own"
+        );
         assert_eq!(paths.asn_db, at("xdg-data/asn.mmdb"));
         assert_eq!(paths.networks, at("xdg-data/networks.csv"));
         // A file given by its flag is taken as it is, even when it does not exist.
@@ -368,6 +443,23 @@ mod tests {
             find(&given, &search, Some(&BUNDLED)).unwrap().asn_db,
             at("nowhere/asn.mmdb")
         );
+        // Given country databases are all there is; --single-source asks the first only.
+        let given = GivenFiles {
+            country_db: vec![at("a.mmdb"), at("b.mmdb")],
+            ..GivenFiles::default()
+        };
+        let paths = find(&given, &search, Some(&BUNDLED)).unwrap();
+        assert_eq!(
+            paths.country_dbs().collect::<Vec<_>>(),
+            [&at("a.mmdb"), &at("b.mmdb")]
+        );
+        let single = GivenFiles {
+            single_source: true,
+            ..GivenFiles::default()
+        };
+        let paths = find(&single, &search, Some(&BUNDLED)).unwrap();
+        assert_eq!(paths.country_db, at("geoip/GeoLite2-Country.mmdb"));
+        assert!(paths.second_opinion_dbs.is_empty());
         assert!(!at("cache").exists(), "nothing was unpacked");
     }
 
@@ -397,7 +489,17 @@ mod tests {
         touch(&data_dir, "networks.csv");
         let paths = find(&GivenFiles::default(), &search, Some(&BUNDLED)).unwrap();
         assert_eq!(paths.country_db, data_dir.join("GeoIP2-Country.mmdb"));
+        assert!(
+            paths.second_opinion_dbs.is_empty(),
+            "a data directory without the second opinion works on one source"
+        );
         assert_eq!(paths.asn_db, data_dir.join("GeoIP2-ISP.mmdb"));
+        touch(&data_dir, "geo-whois-asn-country.mmdb");
+        let paths = find(&GivenFiles::default(), &search, Some(&BUNDLED)).unwrap();
+        assert_eq!(
+            paths.second_opinion_dbs,
+            [data_dir.join("geo-whois-asn-country.mmdb")]
+        );
     }
 
     #[test]
@@ -414,6 +516,10 @@ mod tests {
             .join(concat!("cache/bundled-", env!("CARGO_PKG_VERSION")));
         assert_eq!(paths.country_db, dir.join("dbip-country.mmdb"));
         assert_eq!(fs::read(&paths.country_db).unwrap(), BUNDLED.country_db);
+        assert_eq!(
+            fs::read(&paths.second_opinion_dbs[0]).unwrap(),
+            BUNDLED.second_opinion_db
+        );
         assert_eq!(fs::read(&paths.networks).unwrap(), BUNDLED.networks);
         assert_eq!(fs::read(&paths.hotlines).unwrap(), BUNDLED.hotlines);
         // A damaged copy is written again; nothing else is left in the directory.
@@ -421,7 +527,7 @@ mod tests {
         let again = find(&GivenFiles::default(), &search, Some(&BUNDLED)).unwrap();
         assert_eq!(again, paths);
         assert_eq!(fs::read(&paths.asn_db).unwrap(), BUNDLED.asn_db);
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 5);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 6);
     }
 
     #[test]

@@ -14,6 +14,15 @@
 //!
 //! A missing record or field is `None` ("unknown"), never an error and never a default.
 //! This module does no network I/O and knows nothing about verdicts.
+//!
+//! # Several country sources
+//!
+//! [`GeoDb`] holds one or more country databases, each under a source name derived from its
+//! file name ([`source_name`]). Every source is asked about every address and its answer kept
+//! in [`IpFacts::country_sources`]; the first source is the *primary*: its record fills
+//! `country`, `registered_country` and `network`, unless it has no country for the address,
+//! in which case the first other source that has one does. What a disagreement means for the
+//! verdict is decided in `verdict.rs`, not here.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -56,6 +65,11 @@ pub struct DatabaseInfo {
     pub built: Option<String>,
     /// The file name (not the directory: operators' paths stay private).
     pub file: String,
+    /// The name the database goes by: the key of its answers in an address's
+    /// `country_sources` (see [`source_name`]).
+    pub source: String,
+    /// Whether this is the primary country source, the one that fills an address's `country`.
+    pub primary: bool,
     /// SHA-256 of the file as loaded, so a result can be tied to the exact data.
     pub sha256: String,
 }
@@ -205,18 +219,36 @@ impl Database {
         self.capabilities
     }
 
+    /// The `database_type` from the metadata, e.g. `GeoLite2-Country`.
+    pub fn database_type(&self) -> &str {
+        &self.info_type
+    }
+
     /// The metadata's build time.
     pub fn built(&self) -> Option<SystemTime> {
         self.built
     }
 
-    /// Evidence for the result's `databases` list.
+    /// The file name it was loaded from.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// Evidence about the database on its own: named after its file, not marked primary.
+    /// [`GeoDb::infos`] gives each database its name and place in a set.
     pub fn info(&self, role: DatabaseRole) -> DatabaseInfo {
+        self.info_as(role, &source_name(&self.file, &[]), false)
+    }
+
+    /// Evidence for the result's `databases` list, under the source name `source`.
+    fn info_as(&self, role: DatabaseRole, source: &str, primary: bool) -> DatabaseInfo {
         DatabaseInfo {
             role,
             database_type: self.info_type.clone(),
             built: self.built.map(crate::report::rfc3339),
             file: self.file.clone(),
+            source: source.to_owned(),
+            primary,
             sha256: self.sha256.clone(),
         }
     }
@@ -264,33 +296,124 @@ fn detect_capabilities(reader: &Reader<Vec<u8>>) -> Capabilities {
 /// What the databases say about one address. Every field is `None` when unknown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IpFacts {
-    /// ISO 3166-1 alpha-2 of where the address is located.
+    /// ISO 3166-1 alpha-2 of where the address is located: the primary source's answer, or
+    /// when it has none, the first other source's that has one.
     pub country: Option<String>,
-    /// ISO 3166-1 alpha-2 of where the block is registered.
+    /// ISO 3166-1 alpha-2 of where the block is registered (from the same record as `country`).
     pub registered_country: Option<String>,
     /// Autonomous system number.
     pub asn: Option<u32>,
     /// Autonomous system organisation.
     pub as_org: Option<String>,
-    /// The country database's network that matched, CIDR.
+    /// The network that matched in the record `country` came from, CIDR.
     pub network: Option<String>,
     /// The ASN database's network that matched, CIDR.
     pub as_network: Option<String>,
-    /// `traits.is_anycast` (MaxMind): the address is announced from many places.
+    /// `traits.is_anycast` (MaxMind) in any source: the address is announced from many places.
     pub is_anycast: bool,
+    /// Every country source's answer, in source order (the primary first).
+    pub country_sources: CountrySources,
     /// Lookup problems worth telling the analyst (a damaged record, say).
     pub warnings: Vec<String>,
 }
 
-/// The country and ASN databases used together. One file may serve both roles.
+/// One country source's answer about one address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceAnswer {
+    /// The source's name (see [`source_name`]).
+    pub source: Arc<str>,
+    /// The country it gives, ISO 3166-1 alpha-2; `None` when it has no data.
+    pub country: Option<String>,
+}
+
+/// Each country source's answer about one address, in source order (the primary first).
+/// Serialised as a JSON object `{"source name": "NL" or null, ...}` in that order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CountrySources(pub Vec<SourceAnswer>);
+
+impl CountrySources {
+    /// The answers, in source order.
+    pub fn iter(&self) -> impl Iterator<Item = &SourceAnswer> {
+        self.0.iter()
+    }
+
+    /// Whether no source was asked (a non-public address).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The answers that name a country, in source order.
+    pub fn countries(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter_map(|answer| answer.country.as_deref())
+    }
+}
+
+impl Serialize for CountrySources {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for answer in &self.0 {
+            map.serialize_entry(&*answer.source, &answer.country)?;
+        }
+        map.end()
+    }
+}
+
+/// A country database and the name its answers go by.
+#[derive(Debug, Clone)]
+struct CountrySource {
+    name: Arc<str>,
+    database: Arc<Database>,
+}
+
+/// The name a country source goes by in `country_sources` and `databases`: its file name
+/// without the `.mmdb` extension (`dbip-country.mmdb` → `dbip-country`,
+/// `/var/lib/GeoIP/GeoLite2-Country.mmdb` → `GeoLite2-Country`). When two sources would get the
+/// same name, the later ones get `-2`, `-3`, … in the order they were given.
+///
+/// ```
+/// use hostloc::geoip::source_name;
+///
+/// assert_eq!(source_name("GeoLite2-Country.mmdb", &[]), "GeoLite2-Country");
+/// assert_eq!(source_name("dbip-country.MMDB", &["x"]), "dbip-country");
+/// assert_eq!(source_name("country.mmdb", &["country"]), "country-2");
+/// assert_eq!(source_name("country.mmdb", &["country", "country-2"]), "country-3");
+/// ```
+pub fn source_name(file: &str, taken: &[&str]) -> String {
+    let stem = match file.len().checked_sub(".mmdb".len()) {
+        Some(cut)
+            if file.is_char_boundary(cut)
+                && file[cut..].eq_ignore_ascii_case(".mmdb")
+                && cut > 0 =>
+        {
+            &file[..cut]
+        }
+        _ => file,
+    };
+    let mut name = stem.to_owned();
+    let mut number = 1;
+    while taken.contains(&name.as_str()) {
+        number += 1;
+        name = format!("{stem}-{number}");
+    }
+    name
+}
+
+/// The country databases (one or more) and the ASN database used together. One file may serve
+/// both roles.
 #[derive(Debug, Clone)]
 pub struct GeoDb {
-    country: Arc<Database>,
+    /// Never empty; the first is the primary.
+    countries: Vec<CountrySource>,
     asn: Arc<Database>,
+    /// The evidence of every database, in the order of [`GeoDb::infos`]: made once, since
+    /// every result carries a copy.
+    infos: Vec<DatabaseInfo>,
 }
 
 impl GeoDb {
-    /// Opens both databases; when both paths are the same file it is read once.
+    /// Opens one country database and the ASN database; when both paths are the same file it
+    /// is read once. More country sources are added with [`GeoDb::add_country_source`].
     ///
     /// ```
     /// # let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -330,61 +453,138 @@ impl GeoDb {
         } else {
             Arc::new(Database::open(asn_path, DatabaseRole::Asn)?)
         };
-        Ok(GeoDb { country, asn })
+        Ok(GeoDb::from_databases(country, asn))
     }
 
     /// Builds a set from databases already opened (tests, benchmarks, reloads).
     pub fn from_databases(country: Arc<Database>, asn: Arc<Database>) -> GeoDb {
-        GeoDb { country, asn }
+        let name = source_name(&country.file, &[]);
+        let mut geo = GeoDb {
+            countries: vec![CountrySource {
+                name: name.into(),
+                database: country,
+            }],
+            asn,
+            infos: Vec::new(),
+        };
+        geo.infos = geo.make_infos();
+        geo
     }
 
-    /// Evidence for the result: one entry per role.
+    /// Opens another country database and asks it too, after the ones already there.
+    ///
+    /// # Errors
+    ///
+    /// [`GeoDbError`] naming the file when it cannot be read or has no country data.
+    pub fn add_country_source(&mut self, path: &Path) -> Result<(), GeoDbError> {
+        let database = Database::open(path, DatabaseRole::Country)?;
+        self.add_country_database(Arc::new(database));
+        Ok(())
+    }
+
+    /// Adds a country database already opened as another source (tests, benchmarks).
+    pub fn add_country_database(&mut self, database: Arc<Database>) {
+        let taken: Vec<&str> = self.countries.iter().map(|c| &*c.name).collect();
+        let name = source_name(&database.file, &taken);
+        self.countries.push(CountrySource {
+            name: name.into(),
+            database,
+        });
+        self.infos = self.make_infos();
+    }
+
+    /// The names of the country sources, the primary first.
+    pub fn country_source_names(&self) -> Vec<&str> {
+        self.countries.iter().map(|c| &*c.name).collect()
+    }
+
+    /// Evidence for the result: the country sources in order (the primary first), then the ASN
+    /// database.
     pub fn infos(&self) -> Vec<DatabaseInfo> {
-        vec![
-            self.country.info(DatabaseRole::Country),
-            self.asn.info(DatabaseRole::Asn),
-        ]
+        self.infos.clone()
     }
 
-    /// The oldest build time of the two databases.
+    /// The oldest build time of the databases.
     pub fn oldest_build(&self) -> Option<SystemTime> {
-        match (self.country.built, self.asn.built) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.files().filter_map(|database| database.built).min()
     }
 
-    /// Both databases, for metrics.
-    pub fn databases(&self) -> [(DatabaseRole, &Database); 2] {
-        [
-            (DatabaseRole::Country, &self.country),
-            (DatabaseRole::Asn, &self.asn),
-        ]
+    /// Every database with its evidence, in the order of [`GeoDb::infos`] (for metrics and
+    /// readiness).
+    pub fn databases(&self) -> Vec<(DatabaseInfo, &Database)> {
+        self.infos.iter().cloned().zip(self.files()).collect()
+    }
+
+    /// The databases in the order of [`GeoDb::infos`]: country sources, then ASN.
+    fn files(&self) -> impl Iterator<Item = &Database> {
+        self.countries
+            .iter()
+            .map(|source| &*source.database)
+            .chain(std::iter::once(&*self.asn))
+    }
+
+    fn make_infos(&self) -> Vec<DatabaseInfo> {
+        let mut infos: Vec<DatabaseInfo> = self
+            .countries
+            .iter()
+            .enumerate()
+            .map(|(index, source)| {
+                source
+                    .database
+                    .info_as(DatabaseRole::Country, &source.name, index == 0)
+            })
+            .collect();
+        let asn_name = source_name(&self.asn.file, &[]);
+        infos.push(self.asn.info_as(DatabaseRole::Asn, &asn_name, false));
+        infos
     }
 
     /// What the databases say about `ip`. IPv4-mapped IPv6 is looked up as IPv4 (callers pass
     /// the address through [`located_address`] first).
     pub fn locate(&self, ip: IpAddr) -> IpFacts {
         let mut facts = IpFacts::default();
-        match self.country.record(ip) {
-            Ok(Some((record, network))) => {
-                let found = record.facts();
-                facts.country = found.country;
-                facts.registered_country = found.registered_country;
-                facts.is_anycast = found.is_anycast;
-                facts.network = Some(network.clone());
-                if found.asn.is_some() {
-                    facts.asn = found.asn;
-                    facts.as_org = found.as_org;
-                    facts.as_network = Some(network);
+        let mut records: Vec<Option<(IpFacts, String)>> = Vec::with_capacity(self.countries.len());
+        let mut answers = Vec::with_capacity(self.countries.len());
+        for source in &self.countries {
+            let found = match source.database.record(ip) {
+                Ok(Some((record, network))) => Some((record.facts(), network)),
+                Ok(None) => None,
+                Err(error) => {
+                    facts.warnings.push(format!(
+                        "the country database {} could not decode its record for {ip}: {error}",
+                        source.name
+                    ));
+                    None
                 }
-            }
-            Ok(None) => {}
-            Err(error) => facts.warnings.push(format!(
-                "the country database could not decode its record for {ip}: {error}"
-            )),
+            };
+            answers.push(SourceAnswer {
+                source: Arc::clone(&source.name),
+                country: found.as_ref().and_then(|(found, _)| found.country.clone()),
+            });
+            facts.is_anycast |= found.as_ref().is_some_and(|(found, _)| found.is_anycast);
+            records.push(found);
         }
-        if Arc::ptr_eq(&self.country, &self.asn) {
+        facts.country_sources = CountrySources(answers);
+        // An Enterprise or IPinfo file given as the primary carries AS data too.
+        if let Some((found, network)) = &records[0]
+            && found.asn.is_some()
+        {
+            facts.asn = found.asn;
+            facts.as_org = found.as_org.clone();
+            facts.as_network = Some(network.clone());
+        }
+        // The record whose location is reported: the primary's, unless it has no country and
+        // another source has one.
+        let chosen = records
+            .iter()
+            .position(|record| record.as_ref().is_some_and(|(f, _)| f.country.is_some()))
+            .unwrap_or(0);
+        if let Some((found, network)) = records.swap_remove(chosen) {
+            facts.country = found.country;
+            facts.registered_country = found.registered_country;
+            facts.network = Some(network);
+        }
+        if Arc::ptr_eq(&self.countries[0].database, &self.asn) {
             return facts;
         }
         match self.asn.record(ip) {

@@ -16,16 +16,21 @@
 //!   result as the hosting fields of an ICCAM report.
 //! - [`pipeline`]: runs the above in order and owns the reloadable data set;
 //!   [`pipeline::Pipeline::lookup`] is the one function every front end calls.
-//! - [`report`]: the result object and its wire format.
+//! - [`report`]: the result object and its wire format; [`evidence`]: the same result as a
+//!   plain-text case-file record.
 //!
 //! Front ends: [`cli`] (`hostloc lookup`), [`http`] (`hostloc serve`), [`batch`]
 //! (`hostloc batch`). [`config`] parses flags and environment; [`manual`] turns that
 //! definition into shell completions and man pages; [`asn_import`] builds the bundled ASN
-//! database; [`data_csv`] reads the networks and hotlines tables. See `ARCHITECTURE.md` for the
-//! invariants.
+//! database; [`data_csv`] reads the networks and hotlines tables; [`agreement`] measures how
+//! often the country sources disagree; [`data_update`] fetches current databases from their
+//! publishers (the only HTTP client, never used in a lookup); [`healthcheck`] probes a running
+//! server for a container's HEALTHCHECK. See `ARCHITECTURE.md` for the invariants.
 
+pub mod agreement;
 pub mod anycast;
 pub mod asn_import;
+pub mod atomic_file;
 pub mod batch;
 pub mod cache;
 pub mod cli;
@@ -33,9 +38,12 @@ pub mod config;
 pub mod data_age;
 pub mod data_csv;
 pub mod data_files;
+pub mod data_update;
 pub mod dns_transport;
 pub mod error;
+pub mod evidence;
 pub mod geoip;
+pub mod healthcheck;
 pub mod hotlines;
 pub mod http;
 pub mod iccam;
@@ -53,3 +61,16 @@ pub mod verdict;
 pub use pipeline::Pipeline;
 pub use report::Report;
 pub use verdict::Verdict;
+
+/// This program's version as every result reports it (`hostloc_version`) and `--version`
+/// prints it: the package version, plus the git commit when built from a checkout, e.g.
+/// `0.1.0 (git 1a2b3c4)`; `-modified` after the commit when tracked files differed from it.
+/// Built from a source archive without `.git` (or without `git`), it is the package version
+/// alone. Tags are ignored (`--exclude=*`), so the commit is always a plain abbreviated hash.
+pub const VERSION: &str = git_version::git_version!(
+    args = ["--always", "--abbrev=7", "--dirty=-modified", "--exclude=*"],
+    prefix = concat!(env!("CARGO_PKG_VERSION"), " (git "),
+    suffix = ")",
+    cargo_prefix = "",
+    fallback = env!("CARGO_PKG_VERSION")
+);

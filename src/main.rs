@@ -9,16 +9,19 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::Context;
-use hostloc::config::{Cli, Command, DataCommand};
-use hostloc::data_files::Bundled;
+use hostloc::config::{BatchStep, Cli, Command, DataCommand, DataUpdateArgs};
+use hostloc::data_files::{Bundled, DataFile};
+use hostloc::data_update::{self, DbIpFile, GeoIpConf, UpdatePlan};
+use hostloc::geoip::DatabaseRole;
 use hostloc::plural::count;
-use hostloc::{asn_import, batch, cli, data_age, http, manual, telemetry};
+use hostloc::{agreement, asn_import, batch, cli, data_age, healthcheck, http, manual, telemetry};
 
 /// The bundled data, carried inside the binary so that an installed hostloc finds data
 /// wherever it runs (the last place `hostloc::data_files` looks). Only this binary carries it,
 /// not the library and its test binaries.
 const BUNDLED: Bundled = Bundled {
     country_db: include_bytes!("../data/dbip-country.mmdb"),
+    second_opinion_db: include_bytes!("../data/geo-whois-asn-country.mmdb"),
     asn_db: include_bytes!("../data/asn.mmdb"),
     networks: include_bytes!("../data/networks.csv"),
     hotlines: include_bytes!("../data/hotlines.csv"),
@@ -58,7 +61,11 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             cli::run_lookup(
                 &pipeline,
                 cli::LookupInput::from_args(lookup.urls),
-                lookup.json,
+                match (lookup.json, lookup.evidence) {
+                    (true, _) => cli::LookupOutput::Json,
+                    (false, true) => cli::LookupOutput::Evidence,
+                    (false, false) => cli::LookupOutput::Summary,
+                },
                 usize::try_from(lookup.concurrency).unwrap_or(64),
                 &mut stdout,
             )
@@ -69,6 +76,17 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(command) => {
             let pipeline = command.pipeline.pipeline(Some(&BUNDLED))?;
             http::serve(pipeline, &command.serve).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Batch(command) if command.step.is_some() => {
+            let Some(BatchStep::Merge(merge)) = &command.step else {
+                unreachable!("the guard saw a step")
+            };
+            let summary = batch::merge::run(merge)?;
+            eprintln!(
+                "merged {} rows from {} shard outputs",
+                summary.rows, summary.shards
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Batch(command) => {
@@ -104,21 +122,89 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Data(DataCommand::Agreement(measure)) => {
+            let (_, data) = measure.data.load(Some(&BUNDLED))?;
+            let settings = agreement::AgreementSettings {
+                addresses: measure.addresses,
+                seed: measure.seed,
+                jurisdiction: measure.referral.jurisdiction.clone(),
+                examples: measure.examples,
+            };
+            let outcome = agreement::measure(&data, &settings)?;
+            print!("{outcome}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Healthcheck(health) => Ok(
+            match healthcheck::check(health.listen, health.timeout).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("hostloc: unhealthy: {error}");
+                    ExitCode::from(1)
+                }
+            },
+        ),
+        Command::Data(DataCommand::Seed(seed)) => {
+            let paths = seed.data.files_in_data_dir()?;
+            let from = |file: DataFile| seed.from.join(file.names()[0]);
+            let mut files = vec![
+                (from(DataFile::CountryDb), paths.country_db),
+                (from(DataFile::AsnDb), paths.asn_db),
+                (from(DataFile::Networks), paths.networks),
+                (from(DataFile::Hotlines), paths.hotlines),
+                (from(DataFile::Anycast), paths.anycast),
+            ];
+            // The bundled second opinion, where the configuration asks for it by its name.
+            let second_opinion = DataFile::SecondOpinionDb.names()[0];
+            files.extend(
+                paths
+                    .second_opinion_dbs
+                    .into_iter()
+                    .filter(|path| path.ends_with(second_opinion))
+                    .map(|path| (from(DataFile::SecondOpinionDb), path)),
+            );
+            let written = data_update::seed(&files)?;
+            for (_, target) in &files {
+                let what = if written.contains(target) {
+                    "seeded "
+                } else {
+                    "present"
+                };
+                eprintln!("{what}  {}", target.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Data(DataCommand::Update(update)) => {
+            let updates = data_update::run(&update_plan(&update)?)
+                .await
+                .context("cannot set up the HTTP client")?;
+            let mut stdout = std::io::stdout().lock();
+            for file in &updates {
+                writeln!(stdout, "{file}")?;
+            }
+            Ok(if updates.iter().all(|file| file.result.is_ok()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::Data(DataCommand::Info(info)) => {
             let (paths, data) = info.data.load(Some(&BUNDLED))?;
             let mut stdout = std::io::stdout().lock();
-            for info in data.geo.infos() {
+            // The infos come in the order of the files: country databases, then ASN.
+            let files = paths.country_dbs().chain(std::iter::once(&paths.asn_db));
+            for (info, path) in data.geo.infos().into_iter().zip(files) {
+                let role = match (info.role, info.primary) {
+                    (hostloc::geoip::DatabaseRole::Country, true) => "country (primary)".to_owned(),
+                    (role, _) => role.to_string(),
+                };
                 writeln!(
                     stdout,
-                    "{:<8} {:<28} built {:<22} sha256 {}  {}",
-                    info.role.to_string(),
+                    "{role:<17} {:<24} {:<28} built {:<22} sha256 {}  {}",
+                    info.source,
                     info.database_type,
                     info.built.as_deref().unwrap_or("unknown"),
                     info.sha256,
-                    match info.role {
-                        hostloc::geoip::DatabaseRole::Country => paths.country_db.display(),
-                        hostloc::geoip::DatabaseRole::Asn => paths.asn_db.display(),
-                    }
+                    path.display()
                 )?;
             }
             writeln!(
@@ -166,6 +252,46 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// What `hostloc data update` fetches, and which files it replaces.
+fn update_plan(args: &DataUpdateArgs) -> anyhow::Result<UpdatePlan> {
+    let paths = args.data.files_in_data_dir()?;
+    // MaxMind editions go where the GeoIP.conf says, else into --data-dir, else beside the
+    // country database.
+    let maxmind_dir = match (&args.data.data_dir, paths.country_db.parent()) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(dir)) => dir.to_owned(),
+        (None, None) => std::path::PathBuf::from("."),
+    };
+    let update = &args.update;
+    let dbip = if update.no_dbip {
+        Vec::new()
+    } else {
+        vec![
+            DbIpFile {
+                url_template: update.dbip_country_url.clone(),
+                target: paths.country_db,
+                role: DatabaseRole::Country,
+            },
+            DbIpFile {
+                url_template: update.dbip_asn_url.clone(),
+                target: paths.asn_db,
+                role: DatabaseRole::Asn,
+            },
+        ]
+    };
+    let maxmind = match &update.geoip_conf {
+        Some(path) => {
+            Some(GeoIpConf::read(path)?.plan(path, update.maxmind_url.as_deref(), &maxmind_dir)?)
+        }
+        None => None,
+    };
+    Ok(UpdatePlan {
+        dbip,
+        maxmind,
+        timeout: update.download_timeout,
+    })
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

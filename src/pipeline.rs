@@ -33,8 +33,11 @@ use crate::verdict::{self, Judgement, Jurisdiction};
 /// Where the data set is read from; kept so that a reload reads the same files again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataPaths {
-    /// The country database.
+    /// The primary country database: it fills each address's `country`.
     pub country_db: PathBuf,
+    /// More country databases, asked about every address for a second opinion (their answers
+    /// are in `country_sources`); empty with `--single-source`.
+    pub second_opinion_dbs: Vec<PathBuf>,
     /// The ASN database (may be the same file).
     pub asn_db: PathBuf,
     /// The CDN / reverse-proxy networks file.
@@ -43,6 +46,20 @@ pub struct DataPaths {
     pub hotlines: PathBuf,
     /// The known anycast networks.
     pub anycast: PathBuf,
+}
+
+impl DataPaths {
+    /// Every country database, the primary first.
+    pub fn country_dbs(&self) -> impl Iterator<Item = &PathBuf> {
+        std::iter::once(&self.country_db).chain(&self.second_opinion_dbs)
+    }
+
+    /// Every file of the set, in the order country databases, ASN database, networks file,
+    /// hotline table, anycast list.
+    pub fn files(&self) -> impl Iterator<Item = &PathBuf> {
+        self.country_dbs()
+            .chain([&self.asn_db, &self.networks, &self.hotlines, &self.anycast])
+    }
 }
 
 /// Why the data set could not be loaded.
@@ -90,8 +107,12 @@ impl DataSet {
     ///
     /// [`DataError`] naming the file that could not be used.
     pub fn load(paths: &DataPaths) -> Result<DataSet, DataError> {
+        let mut geo = GeoDb::open(&paths.country_db, &paths.asn_db)?;
+        for path in &paths.second_opinion_dbs {
+            geo.add_country_source(path)?;
+        }
         Ok(DataSet {
-            geo: GeoDb::open(&paths.country_db, &paths.asn_db)?,
+            geo,
             networks: CdnNetworks::load(&paths.networks)?,
             hotlines: HotlineTable::load(&paths.hotlines)?,
             anycast: AnycastNetworks::load(&paths.anycast)?,
@@ -237,6 +258,7 @@ impl Pipeline {
             dns: None,
             looked_up_at: rfc3339(SystemTime::now()),
             databases: data.geo.infos(),
+            hostloc_version: crate::VERSION,
             warnings: self.data_warnings(data),
             forward_to: None,
             iccam: None,
@@ -411,6 +433,7 @@ fn finish(
     report.verdict = judgement.verdict;
     report.referral = judgement.verdict.is_referral();
     report.reason = judgement.reason;
+    report.warnings.extend(judgement.warnings);
     report.countries = report
         .addresses
         .iter()
@@ -482,6 +505,7 @@ fn locate_address(
     address.as_org = facts.as_org;
     address.network = facts.network;
     address.as_network = facts.as_network;
+    address.country_sources = facts.country_sources;
     let matched = data
         .networks
         .classify(located, address.asn)

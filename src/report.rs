@@ -24,17 +24,28 @@
 //! | `addresses` | \[address\] | every address DNS gave (or the IP literal), in DNS order |
 //! | `dns` | object or null | null for IP literals and invalid input |
 //! | `looked_up_at` | string | RFC 3339 UTC time of the lookup |
-//! | `databases` | \[database\] | role, type, build time, file name and SHA-256 of each database |
+//! | `databases` | \[database\] | every database used, country sources first (the primary first), then the ASN database |
+//! | `hostloc_version` | string | the program that answered: `0.1.0 (git 1a2b3c4)` from a checkout (`-modified` after the commit when it had changes), `0.1.0` without git |
 //! | `warnings` | \[string\] | things the analyst should know that do not change the verdict |
-//! | `forward_to` | \[forwarding\] or null | where the report goes abroad; null unless the verdict is `foreign` or `partly_domestic` |
+//! | `forward_to` | \[forwarding\] or null | where the report goes abroad: every country abroad that a country source names for a public, non-CDN address; null unless the verdict is `foreign` or `partly_domestic` |
 //! | `iccam` | object or null | the hosting fields ICCAM takes; null when there is no public address |
 //!
 //! An address: `ip`, `public`, `special_purpose` (the IANA block of a non-public address),
-//! `located_as` (the IPv4 address looked up for an IPv4-mapped or NAT64 address), `country`,
+//! `located_as` (the IPv4 address looked up for an IPv4-mapped or NAT64 address), `country`
+//! (the primary country source's answer, or when it has none the first other source's),
 //! `registered_country`, `asn`, `as_org`, `network`, `as_network`, `cdn`, `cdn_match`
 //! (`asn`, `prefix`, `cname` or `anycast`; for `anycast`, an address in `data/anycast.csv` or
 //! flagged by its database, `cdn` names the operator and service, e.g. `RIPE NCC (K root
-//! server)`). Unknown values are null, never empty strings.
+//! server)`), `country_sources` (an object: each country source's name → its country or null,
+//! in source order, the primary first; `{}` for a non-public address, which no source is asked
+//! about). Unknown values are null, never empty strings.
+//!
+//! A database: `role` (`country` or `asn`), `type` (the file's `database_type`), `built`
+//! (RFC 3339, or null), `file` (the file name, without its directory), `source` (its name,
+//! the key of its answers in `country_sources`: the file name without `.mmdb`, `-2`, `-3`, …
+//! added when two files share a name), `primary` (true for the country source that fills
+//! `country`), `sha256`. `docs/evidence.md` has the rule for sources that disagree and the
+//! plain-text evidence record ([`crate::evidence`]).
 //!
 //! A forwarding (an item of `forward_to`): `country` (ISO 3166-1 alpha-2), `hotlines` (the
 //! country's INHOPE member hotlines from the hotline table, each `{name, website, iccam_id}`,
@@ -70,7 +81,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::geoip::DatabaseInfo;
+use crate::geoip::{CountrySources, DatabaseInfo};
 use crate::hotlines::Forwarding;
 use crate::networks::CdnMatch;
 use crate::resolve::{DnsOutcome, QueryOutcome};
@@ -109,6 +120,8 @@ pub struct Report {
     pub looked_up_at: String,
     /// The databases the answer came from.
     pub databases: Vec<DatabaseInfo>,
+    /// The program that answered: version, and the git commit when built from a checkout.
+    pub hostloc_version: &'static str,
     /// Things worth knowing that do not change the verdict.
     pub warnings: Vec<String>,
     /// Where the report goes abroad: one entry per hosting country other than the
@@ -158,7 +171,8 @@ pub struct AddressReport {
     pub special_purpose: Option<String>,
     /// For an IPv4-mapped or NAT64 IPv6 address, the IPv4 address that was located.
     pub located_as: Option<String>,
-    /// Where the address is located, ISO 3166-1 alpha-2.
+    /// Where the address is located, ISO 3166-1 alpha-2: the primary country source's answer,
+    /// or when it has none, the first other source's that has one.
     pub country: Option<String>,
     /// Where the block is registered, ISO 3166-1 alpha-2.
     pub registered_country: Option<String>,
@@ -174,6 +188,10 @@ pub struct AddressReport {
     pub cdn: Option<String>,
     /// How the provider was recognised.
     pub cdn_match: Option<CdnMatch>,
+    /// Each country source's answer (source name → country or null), the primary first;
+    /// empty for a non-public address, which no source is asked about.
+    #[schema(value_type = std::collections::BTreeMap<String, Option<String>>)]
+    pub country_sources: CountrySources,
 }
 
 impl AddressReport {
@@ -192,6 +210,7 @@ impl AddressReport {
             as_network: None,
             cdn: None,
             cdn_match: None,
+            country_sources: CountrySources::default(),
         }
     }
 }

@@ -4,6 +4,16 @@
 //! tagged public / CDN), decide `domestic`, `partly_domestic`, `foreign`, `behind_cdn`,
 //! `not_public` or `unknown` for a jurisdiction; and word the `invalid` and `unresolved` cases.
 //! Pure functions only: no I/O, no clock, no configuration beyond the jurisdiction passed in.
+//!
+//! # When country sources disagree
+//!
+//! The locate step gathers every country source's answer per address (`country_sources`);
+//! the rule for what a disagreement means is here ([`Placement`]). Sources without data for an
+//! address do not take part. If the sources that answer disagree about whether the address
+//! is in the jurisdiction, the address is *disputed*: a disputed address makes the verdict
+//! `partly_domestic` (a referral an analyst checks first), and the reason names each source
+//! and its answer. Sources that agree the address is elsewhere but name different countries
+//! keep the verdict as it is (`foreign`, say) and add a warning naming each answer.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -142,6 +152,53 @@ pub struct Judgement {
     pub verdict: Verdict,
     /// One sentence an analyst can act on.
     pub reason: String,
+    /// What the analyst should know that does not change the verdict (sources that disagree
+    /// about which foreign country an address is in).
+    pub warnings: Vec<String>,
+}
+
+/// Where the country sources place one address, seen from the jurisdiction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Every source that answers says the jurisdiction.
+    Inside,
+    /// Sources answer, none says the jurisdiction.
+    Outside,
+    /// Some sources say the jurisdiction, others another country.
+    Disputed,
+    /// No source has a country for the address.
+    NoData,
+}
+
+impl Placement {
+    /// Where `address` is, by its sources' answers (`country_sources`), or by `country` alone
+    /// when it has no per-source answers.
+    pub fn of(jurisdiction: &Jurisdiction, address: &AddressReport) -> Placement {
+        let here = jurisdiction.code();
+        let (mut inside, mut outside) = (false, false);
+        let mut answered = false;
+        for country in address.country_sources.countries() {
+            answered = true;
+            if country == here {
+                inside = true;
+            } else {
+                outside = true;
+            }
+        }
+        if !answered {
+            match address.country.as_deref() {
+                Some(country) if country == here => inside = true,
+                Some(_) => outside = true,
+                None => {}
+            }
+        }
+        match (inside, outside) {
+            (true, true) => Placement::Disputed,
+            (true, false) => Placement::Inside,
+            (false, true) => Placement::Outside,
+            (false, false) => Placement::NoData,
+        }
+    }
 }
 
 /// The input had no usable host; `why` is the intake error's message.
@@ -149,6 +206,7 @@ pub fn invalid(why: &str) -> Judgement {
     Judgement {
         verdict: Verdict::Invalid,
         reason: why.to_owned(),
+        warnings: Vec::new(),
     }
 }
 
@@ -160,6 +218,7 @@ pub fn hidden_service(host: &str, network: &str) -> Judgement {
             "{host} is a {network} hidden service: its hosting location cannot be found \
              through DNS or GeoIP"
         ),
+        warnings: Vec::new(),
     }
 }
 
@@ -198,6 +257,7 @@ pub fn unresolved(host: &str, outcome: DnsOutcome, servers: &[SocketAddr]) -> Ju
     Judgement {
         verdict: Verdict::Unresolved,
         reason,
+        warnings: Vec::new(),
     }
 }
 
@@ -223,10 +283,14 @@ pub fn forwarding_countries(
 }
 
 /// The countries the data names for one address. Every country any source names counts, so
-/// that when sources disagree the analyst sees each hotline that may be responsible; with a
-/// second country source this is where its answers join the located `country`.
+/// that when sources disagree the analyst sees each hotline that may be responsible: the
+/// located `country` and every answer in `country_sources`.
 fn countries_named(address: &AddressReport) -> impl Iterator<Item = &str> {
-    address.country.as_deref().into_iter()
+    address
+        .country
+        .as_deref()
+        .into_iter()
+        .chain(address.country_sources.countries())
 }
 
 /// A name on the way to the addresses (the host itself, or a target in its CNAME chain) that
@@ -271,6 +335,7 @@ pub fn judge_host(
                 describe_ips(&non_public, "is", "are"),
                 purposes.join("; ")
             ),
+            warnings: Vec::new(),
         };
     }
     let (cdn, origin): (Vec<&AddressReport>, Vec<&AddressReport>) =
@@ -296,6 +361,7 @@ pub fn judge_host(
                      content is served from{ignored}",
                     describe_ips(&cdn, "is", "are"),
                 ),
+                warnings: Vec::new(),
             };
         }
         let providers = unique(cdn.iter().filter_map(|a| a.cdn.clone()));
@@ -307,6 +373,7 @@ pub fn judge_host(
                  location; ask {provider_text} for the origin server{ignored}",
                 describe_ips(&cdn, "belongs", "all belong"),
             ),
+            warnings: Vec::new(),
         };
     }
     // Addresses set aside: those of a CDN, and anycast ones, said apart.
@@ -330,21 +397,17 @@ pub fn judge_host(
             join_words(&operators)
         ));
     }
-    let domestic: Vec<&AddressReport> = origin
-        .iter()
-        .copied()
-        .filter(|a| a.country.as_deref() == Some(here))
-        .collect();
-    let elsewhere: Vec<&AddressReport> = origin
-        .iter()
-        .copied()
-        .filter(|a| a.country.as_deref().is_some_and(|c| c != here))
-        .collect();
-    let no_data: Vec<&AddressReport> = origin
-        .iter()
-        .copied()
-        .filter(|a| a.country.is_none())
-        .collect();
+    let placed = |wanted: Placement| -> Vec<&AddressReport> {
+        origin
+            .iter()
+            .copied()
+            .filter(|a| Placement::of(jurisdiction, a) == wanted)
+            .collect()
+    };
+    let domestic = placed(Placement::Inside);
+    let disputed = placed(Placement::Disputed);
+    let elsewhere = placed(Placement::Outside);
+    let no_data = placed(Placement::NoData);
     let elsewhere_countries = unique(elsewhere.iter().filter_map(|a| a.country.clone()));
     let (verdict, reason) = if domestic.len() == origin.len() {
         (
@@ -355,7 +418,32 @@ pub fn judge_host(
                 as_orgs(&domestic)
             ),
         )
-    } else if !domestic.is_empty() {
+    } else if !domestic.is_empty() || !disputed.is_empty() {
+        let mut parts = Vec::new();
+        if !domestic.is_empty() {
+            parts.push(format!(
+                "{} of {} addresses {} in {here} ({})",
+                domestic.len(),
+                origin.len(),
+                if domestic.len() == 1 { "is" } else { "are" },
+                list_ips(&domestic),
+            ));
+        }
+        match disputed.as_slice() {
+            [] => {}
+            [one] => parts.push(format!(
+                "the country sources disagree whether the address {} is in {here}: {}; check \
+                 before referring",
+                one.ip,
+                each_source_says(one)
+            )),
+            many => parts.push(format!(
+                "the country sources disagree whether {} addresses are in {here}: {}; check \
+                 before referring",
+                many.len(),
+                source_answers(many)
+            )),
+        }
         let mut others = Vec::new();
         if !elsewhere.is_empty() {
             others.push(format!(
@@ -367,17 +455,10 @@ pub fn judge_host(
         if !no_data.is_empty() {
             others.push(format!("{} without country data", list_ips(&no_data)));
         }
-        (
-            Verdict::PartlyDomestic,
-            format!(
-                "{} of {} addresses {} in {here} ({}); the others are not: {}",
-                domestic.len(),
-                origin.len(),
-                if domestic.len() == 1 { "is" } else { "are" },
-                list_ips(&domestic),
-                others.join(", ")
-            ),
-        )
+        if !others.is_empty() {
+            parts.push(format!("the others are not: {}", others.join(", ")));
+        }
+        (Verdict::PartlyDomestic, parts.join("; "))
     } else if !elsewhere.is_empty() {
         let missing = if no_data.is_empty() {
             String::new()
@@ -394,11 +475,20 @@ pub fn judge_host(
             ),
         )
     } else {
+        let asked = no_data
+            .iter()
+            .map(|a| a.country_sources.iter().count())
+            .max()
+            .unwrap_or(0);
         (
             Verdict::Unknown,
             format!(
-                "the country database has no location for {}; the hosting country must be \
-                 established another way",
+                "{} for {}; the hosting country must be established another way",
+                if asked > 1 {
+                    "none of the country databases has a location"
+                } else {
+                    "the country database has no location"
+                },
                 list_ips(&no_data)
             ),
         )
@@ -406,6 +496,7 @@ pub fn judge_host(
     Judgement {
         verdict,
         reason: format!("{reason}{cdn_note}{ignored}"),
+        warnings: foreign_disagreements(&elsewhere),
     }
 }
 
@@ -442,6 +533,7 @@ fn behind_cdn_by_name(matched: NameMatch<'_>, cdn: &[&AddressReport], ignored: &
             "{what} {name} is a name of {provider}, a CDN or reverse proxy that hides the real \
              hosting location; {addresses}; ask {provider} for the origin server{ignored}"
         ),
+        warnings: Vec::new(),
     }
 }
 
@@ -463,6 +555,59 @@ fn network_of(address: &AddressReport) -> String {
         (None, false) => format!("is in {}", details.join(", ")),
         (None, true) => "has no network data".to_owned(),
     }
+}
+
+/// "85.151.65.231 (dbip-country says NL, geo-whois-asn-country says DE)" for each address, at
+/// most five.
+fn source_answers(addresses: &[&AddressReport]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = addresses
+        .iter()
+        .take(SHOWN)
+        .map(|a| format!("{} ({})", a.ip, each_source_says(a)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if addresses.len() > SHOWN {
+        text.push_str(&format!(" and {} more", addresses.len() - SHOWN));
+    }
+    text
+}
+
+/// "dbip-country says NL, geo-whois-asn-country has no data".
+fn each_source_says(address: &AddressReport) -> String {
+    address
+        .country_sources
+        .iter()
+        .map(|answer| match &answer.country {
+            Some(country) => format!("{} says {country}", answer.source),
+            None => format!("{} has no data", answer.source),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A warning for each address placed outside the jurisdiction by sources that name different
+/// countries: the verdict stands, the analyst should know where else it may be.
+fn foreign_disagreements(elsewhere: &[&AddressReport]) -> Vec<String> {
+    elsewhere
+        .iter()
+        .filter(|a| {
+            let mut countries = a.country_sources.countries();
+            let first = countries.next();
+            countries.any(|country| Some(country) != first)
+        })
+        .map(|a| {
+            format!(
+                "the country sources disagree where {} is ({}); its country is taken from {}",
+                a.ip,
+                each_source_says(a),
+                a.country_sources
+                    .iter()
+                    .find(|answer| answer.country.is_some())
+                    .map_or("the primary source", |answer| &*answer.source)
+            )
+        })
+        .collect()
 }
 
 /// "the address 1.2.3.4 is" / "both addresses (a, b) are" / "all 3 addresses (a, b, c) are".
@@ -616,6 +761,159 @@ mod tests {
             Verdict::Foreign,
             "8.8.8.8 is located in US",
         );
+    }
+
+    /// An address with two sources' answers, as the locate step fills them: `country` is the
+    /// first answer there is.
+    fn sourced(ip: &str, dbip: Option<&str>, whois: Option<&str>) -> AddressReport {
+        use crate::geoip::{CountrySources, SourceAnswer};
+        let answer = |source: &str, country: Option<&str>| SourceAnswer {
+            source: source.into(),
+            country: country.map(str::to_owned),
+        };
+        AddressReport {
+            country_sources: CountrySources(vec![
+                answer("dbip-country", dbip),
+                answer("geo-whois-asn-country", whois),
+            ]),
+            ..address(ip, dbip.or(whois), None)
+        }
+    }
+
+    /// Each row: addresses as (ip, first source, second source); verdict, the exact reason,
+    /// the exact warnings.
+    #[test]
+    fn sources_that_disagree() {
+        type Row<'a> = (
+            &'a [(&'a str, Option<&'a str>, Option<&'a str>)],
+            Verdict,
+            &'a str,
+            &'a [&'a str],
+        );
+        let (nl, de, fr) = (Some("NL"), Some("DE"), Some("FR"));
+        let rows: &[Row] = &[
+            (
+                &[("85.151.65.231", nl, de)],
+                Verdict::PartlyDomestic,
+                "the country sources disagree whether the address 85.151.65.231 is in NL: \
+                 dbip-country says NL, geo-whois-asn-country says DE; check before referring",
+                &[],
+            ),
+            (
+                &[("2.21.135.217", fr, nl)],
+                Verdict::PartlyDomestic,
+                "the country sources disagree whether the address 2.21.135.217 is in NL: \
+                 dbip-country says FR, geo-whois-asn-country says NL; check before referring",
+                &[],
+            ),
+            (
+                &[
+                    ("95.211.0.1", nl, nl),
+                    ("85.151.65.231", nl, de),
+                    ("8.8.8.8", Some("US"), None),
+                ],
+                Verdict::PartlyDomestic,
+                "1 of 3 addresses is in NL (95.211.0.1); the country sources disagree whether \
+                 the address 85.151.65.231 is in NL: dbip-country says NL, \
+                 geo-whois-asn-country says DE; check before referring; the others are not: \
+                 8.8.8.8 in US",
+                &[],
+            ),
+            (
+                &[("85.151.65.231", nl, de), ("2.21.135.217", fr, nl)],
+                Verdict::PartlyDomestic,
+                "the country sources disagree whether 2 addresses are in NL: 85.151.65.231 \
+                 (dbip-country says NL, geo-whois-asn-country says DE), 2.21.135.217 \
+                 (dbip-country says FR, geo-whois-asn-country says NL); check before referring",
+                &[],
+            ),
+            (
+                &[("46.4.0.1", de, fr)],
+                Verdict::Foreign,
+                "the address 46.4.0.1 is located in DE, not NL; forward to the hotline of DE",
+                &[
+                    "the country sources disagree where 46.4.0.1 is (dbip-country says DE, \
+                   geo-whois-asn-country says FR); its country is taken from dbip-country",
+                ],
+            ),
+            (
+                &[("46.4.0.1", None, fr)],
+                Verdict::Foreign,
+                "the address 46.4.0.1 is located in FR, not NL; forward to the hotline of FR",
+                &[],
+            ),
+            (
+                &[("95.211.0.1", nl, nl)],
+                Verdict::Domestic,
+                "the address 95.211.0.1 is located in NL",
+                &[],
+            ),
+            (
+                &[("95.211.0.1", nl, None)],
+                Verdict::Domestic,
+                "the address 95.211.0.1 is located in NL",
+                &[],
+            ),
+            (
+                &[("95.211.0.1", None, nl)],
+                Verdict::Domestic,
+                "the address 95.211.0.1 is located in NL",
+                &[],
+            ),
+            (
+                &[("95.211.0.1", None, None)],
+                Verdict::Unknown,
+                "none of the country databases has a location for 95.211.0.1; the hosting \
+                 country must be established another way",
+                &[],
+            ),
+        ];
+        for &(addresses, verdict, reason, warnings) in rows {
+            let addresses: Vec<AddressReport> = addresses
+                .iter()
+                .map(|&(ip, dbip, whois)| sourced(ip, dbip, whois))
+                .collect();
+            let judgement = judge_addresses(&Jurisdiction::default(), &addresses);
+            assert_eq!(judgement.verdict, verdict, "{addresses:?}");
+            assert_eq!(judgement.reason, reason);
+            assert_eq!(judgement.warnings, warnings);
+        }
+    }
+
+    #[test]
+    fn every_source_s_country_abroad_is_forwarded_to() {
+        let nl = Jurisdiction::default();
+        for (addresses, expected) in [
+            (
+                vec![sourced("85.151.65.231", Some("NL"), Some("DE"))],
+                vec!["DE"],
+            ),
+            (
+                vec![sourced("2.21.135.217", Some("FR"), Some("NL"))],
+                vec!["FR"],
+            ),
+            (
+                vec![sourced("46.4.0.1", Some("DE"), Some("FR"))],
+                vec!["DE", "FR"],
+            ),
+            (vec![sourced("46.4.0.1", None, Some("FR"))], vec!["FR"]),
+        ] {
+            let verdict = judge_addresses(&nl, &addresses).verdict;
+            assert_eq!(
+                forwarding_countries(&nl, verdict, &addresses),
+                Some(expected.iter().map(|c| (*c).to_owned()).collect()),
+                "{addresses:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_disputed_cdn_address_is_set_aside_like_any_other() {
+        let mut cdn = sourced("2.21.135.217", Some("FR"), Some("NL"));
+        cdn.cdn = Some("Akamai".to_owned());
+        let judgement = judge_addresses(&Jurisdiction::default(), &[cdn]);
+        assert_eq!(judgement.verdict, Verdict::BehindCdn);
+        assert!(judgement.warnings.is_empty());
     }
 
     #[test]

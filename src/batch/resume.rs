@@ -7,12 +7,13 @@
 //! complete records, so the caller can check that the file is an earlier run over the same
 //! input before anything in it is changed.
 //!
-//! Must not: change the file (the caller truncates, once the check has passed), or read more
-//! than a buffer's worth at a time.
+//! [`RecordReader`] splits an output into its records for `hostloc batch merge` too.
+//!
+//! Must not: change the file (the caller truncates, once the check has passed), or hold more
+//! than one record at a time.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
-use std::ops::Range;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use csv_core::ReadRecordResult;
@@ -45,30 +46,37 @@ pub(crate) fn scan(
     format: BatchFormat,
     delimiter: u8,
 ) -> std::io::Result<Option<Existing>> {
-    let mut file = match File::open(path) {
+    let file = match File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(error),
     };
-    let records = match format {
-        BatchFormat::Csv => csv_records(&mut file, delimiter)?,
-        BatchFormat::Jsonl | BatchFormat::Lines => line_records(&mut file)?,
+    let mut reader = RecordReader::new(
+        BufReader::with_capacity(READ_BUFFER, file),
+        format,
+        delimiter,
+    );
+    let mut existing = Existing {
+        records: 0,
+        complete_len: 0,
+        first: Vec::new(),
+        last: Vec::new(),
     };
-    let mut complete_len = records.last.end;
-    // Line breaks right after the last record belong to it (the `\n` of a CRLF).
-    file.seek(SeekFrom::Start(complete_len))?;
-    for byte in BufReader::new(&mut file).bytes() {
-        match byte? {
-            b'\r' | b'\n' => complete_len += 1,
-            _ => break,
+    while let Some(record) = reader.next_record()? {
+        existing.records += 1;
+        if existing.records == 1 {
+            existing.first.clone_from(&record);
         }
+        existing.last = record;
     }
-    Ok(Some(Existing {
-        records: records.count,
-        complete_len,
-        first: read_range(&mut file, records.first)?,
-        last: read_range(&mut file, records.last)?,
-    }))
+    // Line breaks right after the last record belong to it (the `\n` of a CRLF).
+    let breaks = reader
+        .partial()
+        .iter()
+        .take_while(|byte| matches!(byte, b'\r' | b'\n'))
+        .count();
+    existing.complete_len = reader.complete_len() + breaks as u64;
+    Ok(Some(existing))
 }
 
 /// Whether two records are the same, ignoring line breaks around them.
@@ -94,85 +102,123 @@ fn trim_breaks(bytes: &[u8]) -> &[u8] {
     &bytes[start..end.max(start)]
 }
 
-/// Complete records of a file: their count and the byte ranges of the first and last.
-#[derive(Debug, Default)]
-struct Records {
-    count: u64,
-    first: Range<u64>,
-    last: Range<u64>,
+/// The complete records of an output, one at a time, each with its original bytes. A CSV record
+/// is complete when the parser has seen its terminator outside quotes (line breaks right after
+/// it are kept with it); a JSON line when its `\n` is there. What follows the last complete
+/// record is [`RecordReader::partial`].
+pub(crate) struct RecordReader<R> {
+    input: R,
+    csv: Option<csv_core::Reader>,
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+    complete_len: u64,
+    pending: Vec<u8>,
+    done: bool,
 }
 
-impl Records {
-    fn push(&mut self, range: Range<u64>) {
-        self.count += 1;
-        if self.count == 1 {
-            self.first = range.clone();
+impl<R: BufRead> RecordReader<R> {
+    /// Records of `input`, written in `format`.
+    pub(crate) fn new(input: R, format: BatchFormat, delimiter: u8) -> RecordReader<R> {
+        let csv = (format == BatchFormat::Csv)
+            .then(|| csv_core::ReaderBuilder::new().delimiter(delimiter).build());
+        RecordReader {
+            input,
+            csv,
+            // Field contents are not needed; these buffers are overwritten whenever they fill.
+            fields: vec![0_u8; READ_BUFFER],
+            ends: vec![0_usize; 1024],
+            complete_len: 0,
+            pending: Vec::new(),
+            done: false,
         }
-        self.last = range;
     }
-}
 
-/// Counts CSV records that end with a terminator outside quotes.
-fn csv_records(file: &mut File, delimiter: u8) -> std::io::Result<Records> {
-    let mut reader = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
-    let mut input = BufReader::with_capacity(READ_BUFFER, file);
-    // Field contents are not needed; these buffers are overwritten whenever they fill.
-    let mut fields = vec![0_u8; READ_BUFFER];
-    let mut ends = vec![0_usize; 1024];
-    let mut records = Records::default();
-    let (mut offset, mut start) = (0_u64, 0_u64);
-    loop {
-        let chunk = input.fill_buf()?;
-        let at_end = chunk.is_empty();
-        let (result, read, _, _) = reader.read_record(chunk, &mut fields, &mut ends);
-        input.consume(read);
-        offset += read as u64;
-        match result {
-            // Given the end of the input, the parser hands over the unfinished last record:
-            // it has no terminator, so it is partial.
-            ReadRecordResult::Record if at_end => break,
-            ReadRecordResult::Record => {
-                records.push(start..offset);
-                start = offset;
+    /// The next complete record, or `None` when none is left.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error reading the input.
+    pub(crate) fn next_record(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let record = match self.csv.as_mut() {
+            Some(_) => self.next_csv()?,
+            None => self.next_line()?,
+        };
+        match record {
+            Some(record) => {
+                self.complete_len += record.len() as u64;
+                Ok(Some(record))
             }
-            ReadRecordResult::End => break,
-            ReadRecordResult::InputEmpty if at_end => break,
-            ReadRecordResult::InputEmpty
-            | ReadRecordResult::OutputFull
-            | ReadRecordResult::OutputEndsFull => {}
+            None => {
+                self.done = true;
+                Ok(None)
+            }
         }
     }
-    Ok(records)
-}
 
-/// Counts lines that end with `\n`.
-fn line_records(file: &mut File) -> std::io::Result<Records> {
-    let mut input = BufReader::with_capacity(READ_BUFFER, file);
-    let mut records = Records::default();
-    let (mut offset, mut start) = (0_u64, 0_u64);
-    loop {
-        let chunk = input.fill_buf()?;
-        if chunk.is_empty() {
-            break;
-        }
-        for (index, _) in chunk.iter().enumerate().filter(|(_, b)| **b == b'\n') {
-            let end = offset + index as u64 + 1;
-            records.push(start..end);
-            start = end;
-        }
-        let read = chunk.len();
-        input.consume(read);
-        offset += read as u64;
+    /// Bytes after the last complete record (a partial record, or trailing line breaks); read
+    /// in full once [`RecordReader::next_record`] has returned `None`.
+    pub(crate) fn partial(&self) -> &[u8] {
+        &self.pending
     }
-    Ok(records)
-}
 
-fn read_range(file: &mut File, range: Range<u64>) -> std::io::Result<Vec<u8>> {
-    file.seek(SeekFrom::Start(range.start))?;
-    let mut bytes = Vec::new();
-    file.take(range.end.saturating_sub(range.start))
-        .read_to_end(&mut bytes)?;
-    Ok(bytes)
+    /// Bytes up to the end of the last complete record.
+    pub(crate) fn complete_len(&self) -> u64 {
+        self.complete_len
+    }
+
+    fn next_csv(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        let Some(reader) = self.csv.as_mut() else {
+            return Ok(None);
+        };
+        loop {
+            let chunk = self.input.fill_buf()?;
+            let at_end = chunk.is_empty();
+            let (result, read, _, _) = reader.read_record(chunk, &mut self.fields, &mut self.ends);
+            self.pending.extend_from_slice(&chunk[..read]);
+            self.input.consume(read);
+            match result {
+                // Given the end of the input, the parser hands over the unfinished last
+                // record: it has no terminator, so it is partial.
+                ReadRecordResult::Record if at_end => return Ok(None),
+                ReadRecordResult::Record => break,
+                ReadRecordResult::End => return Ok(None),
+                ReadRecordResult::InputEmpty if at_end => return Ok(None),
+                ReadRecordResult::InputEmpty
+                | ReadRecordResult::OutputFull
+                | ReadRecordResult::OutputEndsFull => {}
+            }
+        }
+        // Line breaks right after the record belong to it (the `\n` of a CRLF); the parser
+        // skips them anyway at the start of the next record.
+        loop {
+            let chunk = self.input.fill_buf()?;
+            let breaks = chunk
+                .iter()
+                .take_while(|byte| matches!(byte, b'\r' | b'\n'))
+                .count();
+            let more = breaks > 0 && breaks == chunk.len();
+            self.pending.extend_from_slice(&chunk[..breaks]);
+            self.input.consume(breaks);
+            if !more {
+                break;
+            }
+        }
+        Ok(Some(std::mem::take(&mut self.pending)))
+    }
+
+    fn next_line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        let mut line = std::mem::take(&mut self.pending);
+        self.input.read_until(b'\n', &mut line)?;
+        if line.last() == Some(&b'\n') {
+            Ok(Some(line))
+        } else {
+            self.pending = line;
+            Ok(None)
+        }
+    }
 }
 
 #[cfg(test)]

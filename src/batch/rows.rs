@@ -15,7 +15,7 @@ use super::jsonl_rows::JsonlSource;
 use super::line_rows::LineSource;
 use super::output::ResultEncoder;
 use super::sniff::{TextOnly, as_not_text};
-use super::{BatchError, Endpoint, Plan};
+use super::{BatchError, Endpoint, Plan, Shard};
 use crate::config::BatchFormat;
 
 /// Size of the read buffer on the input.
@@ -101,6 +101,31 @@ pub(crate) trait RowSource: Send {
 ///
 /// [`BatchError::OpenInput`] when the file cannot be opened.
 pub(crate) fn open(plan: &Plan) -> Result<Box<dyn RowSource>, BatchError> {
+    let source = open_format(plan)?;
+    Ok(match plan.shard {
+        Some(shard) => Box::new(Sharded { source, shard }),
+        None => source,
+    })
+}
+
+/// A source that passes on only the rows of one shard (and every header).
+struct Sharded {
+    source: Box<dyn RowSource>,
+    shard: Shard,
+}
+
+impl RowSource for Sharded {
+    fn next_event(&mut self) -> Result<Option<Event>, BatchError> {
+        loop {
+            match self.source.next_event()? {
+                Some(Event::Row(row)) if !self.shard.has_row(row.number) => {}
+                event => return Ok(event),
+            }
+        }
+    }
+}
+
+fn open_format(plan: &Plan) -> Result<Box<dyn RowSource>, BatchError> {
     let raw: Box<dyn Read + Send> = match &plan.input {
         Endpoint::File(path) => Box::new(TextOnly::new(std::fs::File::open(path).map_err(
             |source| BatchError::OpenInput {

@@ -47,7 +47,10 @@ pub enum ApiError {
     #[error("the path cannot be read: {}", after_colon(&.0.body_text()))]
     Path(#[from] PathRejection),
     /// `GET /v1/lookup` without exactly one `url` parameter.
-    #[error("the query parameter `url` {0}; give it once, or POST many URLs to /v1/lookup")]
+    #[error(
+        "the query parameter `url` {0}; give it once, or POST many URLs to /v1/lookup \
+         (e.g. ?url=<the reported URL, URL-encoded>)"
+    )]
     UrlParam(&'static str),
     /// `/v1/ip/{ip}` got something that is not an IP address.
     #[error("{input:?} is not an IP address (expected IPv4, IPv6 or [IPv6])")]

@@ -4,7 +4,9 @@
 //! [`ApiError`] (and so `{"error": "..."}` bodies) instead of axum's plain-text ones. They parse
 //! the request's shape only; what the values mean is the handlers' and the pipeline's business.
 //! [`UrlParam`] reads `?url=` by hand, byte for byte, so that a value that is not UTF-8 once
-//! percent-decoded is told apart instead of silently mended with replacement characters.
+//! percent-decoded reaches [`Pipeline::lookup_bytes`](crate::pipeline::Pipeline::lookup_bytes)
+//! as bytes and gets the same result (and warning) as the same bytes given to `hostloc lookup`
+//! or `hostloc batch`.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -45,20 +47,10 @@ pub(crate) struct ApiQuery<T>(pub(crate) T);
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub(crate) struct ApiPath<T>(pub(crate) T);
 
-/// The `url` parameter of `GET /v1/lookup`, percent-decoded (`+` is a space, as in forms).
+/// The `url` parameter of `GET /v1/lookup`, percent-decoded (`+` is a space, as in forms), as
+/// bytes: whether they are UTF-8 is intake's question, answered the same for every front end.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum UrlParam {
-    /// The decoded text.
-    Text(String),
-    /// The decoded bytes are not UTF-8: the text with replacement characters, and where the
-    /// first undecodable byte is.
-    NotUtf8 {
-        /// The value with each undecodable sequence replaced by U+FFFD.
-        lossy: String,
-        /// 1-based position of the first byte that cannot be decoded.
-        byte: usize,
-    },
-}
+pub(crate) struct UrlParam(pub(crate) Vec<u8>);
 
 impl UrlParam {
     /// Finds `url` in a raw query string.
@@ -78,14 +70,7 @@ impl UrlParam {
             }
             found = Some(form_decode(value));
         }
-        let bytes = found.ok_or(ApiError::UrlParam("is missing"))?;
-        Ok(match String::from_utf8(bytes) {
-            Ok(text) => UrlParam::Text(text),
-            Err(error) => UrlParam::NotUtf8 {
-                byte: error.utf8_error().valid_up_to() + 1,
-                lossy: String::from_utf8_lossy(error.as_bytes()).into_owned(),
-            },
-        })
+        found.map(UrlParam).ok_or(ApiError::UrlParam("is missing"))
     }
 }
 
@@ -110,7 +95,7 @@ mod tests {
 
     #[test]
     fn the_url_parameter_is_decoded_byte_for_byte() {
-        let text = |text: &str| UrlParam::Text(text.to_owned());
+        let text = |text: &str| UrlParam(text.as_bytes().to_vec());
         for (query, expected) in [
             (Some("url=a.nl"), text("a.nl")),
             (
@@ -120,13 +105,7 @@ mod tests {
             (Some("url="), text("")),
             (Some("url"), text("")),
             (Some("%75rl=%zz%%41%"), text("%zz%A%")),
-            (
-                Some("url=a%FF%FEb"),
-                UrlParam::NotUtf8 {
-                    lossy: "a\u{fffd}\u{fffd}b".to_owned(),
-                    byte: 2,
-                },
-            ),
+            (Some("url=a%FF%FEb"), UrlParam(b"a\xFF\xFEb".to_vec())),
         ] {
             assert_eq!(UrlParam::from_query(query).unwrap(), expected, "{query:?}");
         }

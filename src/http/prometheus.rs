@@ -82,12 +82,12 @@ fn describe() {
     describe_gauge!(
         "hostloc_database_build_timestamp_seconds",
         metrics::Unit::Seconds,
-        "Build time of each database in use (Unix time), by role"
+        "Build time of each database in use (Unix time), by role and source name"
     );
     describe_gauge!(
         "hostloc_database_age_seconds",
         metrics::Unit::Seconds,
-        "Age of each database in use by its build time, by role"
+        "Age of each database in use by its build time, by role and source name"
     );
     describe_gauge!(
         "hostloc_database_stale",
@@ -160,17 +160,17 @@ fn register_series() {
 pub(crate) fn render(state: &AppState) -> String {
     let data = state.pipeline.data();
     let now = SystemTime::now();
-    for (role, database) in data.geo.databases() {
+    for (info, database) in data.geo.databases() {
         let Some(built) = database.built() else {
             continue;
         };
-        let role = role.to_string();
-        metrics::gauge!("hostloc_database_build_timestamp_seconds", "role" => role.clone())
+        let labels = [("role", info.role.to_string()), ("source", info.source)];
+        metrics::gauge!("hostloc_database_build_timestamp_seconds", &labels)
             .set(unix_seconds(built));
         let age = now
             .duration_since(built)
             .map_or(0.0, |age| age.as_secs_f64());
-        metrics::gauge!("hostloc_database_age_seconds", "role" => role).set(age);
+        metrics::gauge!("hostloc_database_age_seconds", &labels).set(age);
     }
     for age in state.pipeline.database_ages() {
         metrics::gauge!("hostloc_database_stale", "role" => age.role.to_string())

@@ -195,7 +195,7 @@ pub(crate) async fn watch_files(
     loop {
         ticker.tick().await;
         let paths = paths.clone();
-        // Four `stat` calls, but on a network file system even those may block.
+        // A few `stat` calls, but on a network file system even those may block.
         let Ok(now) = tokio::task::spawn_blocking(move || fingerprint(&paths)).await else {
             return;
         };
@@ -208,19 +208,15 @@ pub(crate) async fn watch_files(
 }
 
 /// What the watcher compares: per file, its size and modification time, or that it is missing.
-pub(crate) type Fingerprint = [Option<(u64, Option<SystemTime>)>; 5];
+pub(crate) type Fingerprint = Vec<Option<(u64, Option<SystemTime>)>>;
 
 /// The fingerprint of the data files now.
 pub(crate) fn fingerprint(paths: &DataPaths) -> Fingerprint {
-    let one = |path: &std::path::Path| {
-        let metadata = std::fs::metadata(path).ok()?;
-        Some((metadata.len(), metadata.modified().ok()))
-    };
-    [
-        one(&paths.country_db),
-        one(&paths.asn_db),
-        one(&paths.networks),
-        one(&paths.hotlines),
-        one(&paths.anycast),
-    ]
+    paths
+        .files()
+        .map(|path| {
+            let metadata = std::fs::metadata(path).ok()?;
+            Some((metadata.len(), metadata.modified().ok()))
+        })
+        .collect()
 }

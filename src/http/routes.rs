@@ -35,6 +35,29 @@ pub(crate) struct LookupQuery {
     /// The reported URL, as received (defanged, messy and partial forms are fine), percent-
     /// encoded as UTF-8.
     url: String,
+    /// `json` (the default): the Result object; `evidence`: the same result as the plain-text
+    /// case-file record of `hostloc lookup --evidence` (docs/evidence.md).
+    #[param(inline)]
+    format: Option<LookupFormat>,
+}
+
+/// The `format` parameter of `GET /v1/lookup`, read apart from `url` (which
+/// [`UrlParam`](super::extract::UrlParam) reads byte for byte).
+#[derive(Debug, Deserialize)]
+pub(crate) struct AnswerFormat {
+    #[serde(default)]
+    format: LookupFormat,
+}
+
+/// How `GET /v1/lookup` answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum LookupFormat {
+    /// The Result object, `application/json`.
+    #[default]
+    Json,
+    /// The evidence record, `text/plain`.
+    Evidence,
 }
 
 /// Path of `GET /v1/ip/{ip}`, for the OpenAPI document (the handler reads it as text and
@@ -177,8 +200,11 @@ pub(crate) struct Reloaded {
 
 /// Look up one reported URL.
 ///
-/// An input without a usable host is still answered, with the verdict `invalid`; so is a `url`
-/// that is not UTF-8 once percent-decoded (the reason says which byte).
+/// An input without a usable host is still answered, with the verdict `invalid`. A `url` that is
+/// not UTF-8 once percent-decoded is read as `hostloc lookup` reads such bytes: each undecodable
+/// sequence becomes U+FFFD and a warning says where. With `format=evidence` the answer is the
+/// result's evidence record as `text/plain` instead of JSON: the same text as
+/// `hostloc lookup --evidence`.
 #[utoipa::path(
     get,
     path = "/v1/lookup",
@@ -186,24 +212,32 @@ pub(crate) struct Reloaded {
     params(LookupQuery),
     security((), ("api_token" = [])),
     responses(
-        (status = 200, description = "The result, whatever its verdict", body = Report),
-        (status = 400, description = "The `url` parameter is missing or given twice", body = ErrorBody),
+        (status = 200, description = "The result, whatever its verdict: the Result object, or \
+                                      with `format=evidence` its plain-text evidence record",
+         content(
+             (Report = "application/json"),
+             (String = "text/plain; charset=utf-8"),
+         )),
+        (status = 400, description = "The `url` parameter is missing or given twice, or `format` is neither `json` nor `evidence`", body = ErrorBody),
         (status = 401, description = "An API token is configured and was not presented", body = ErrorBody),
         (status = 503, description = "Too many requests in flight; retry after `Retry-After`", body = ErrorBody),
         (status = 504, description = "The request timeout was reached", body = ErrorBody),
     )
 )]
-pub(crate) async fn lookup_one(State(state): State<AppState>, url: UrlParam) -> Json<Report> {
-    Json(match url {
-        UrlParam::Text(url) => state.pipeline.lookup(&url).await,
-        UrlParam::NotUtf8 { lossy, byte } => state.pipeline.unusable(
-            &lossy,
-            &format!(
-                "the url parameter is not valid UTF-8 once percent-decoded (byte {byte} cannot \
-                 be decoded)"
-            ),
-        ),
-    })
+pub(crate) async fn lookup_one(
+    State(state): State<AppState>,
+    url: UrlParam,
+    ApiQuery(answer): ApiQuery<AnswerFormat>,
+) -> Response {
+    let report = state.pipeline.lookup_bytes(&url.0).await;
+    match answer.format {
+        LookupFormat::Json => Json(report).into_response(),
+        LookupFormat::Evidence => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            crate::evidence::render(&report),
+        )
+            .into_response(),
+    }
 }
 
 /// Look up many reported URLs; the results come in the order of the request.

@@ -112,6 +112,7 @@ fn args(input: &Path, output: &Path, concurrency: u32) -> BatchArgs {
         resume: false,
         concurrency,
         quiet: true,
+        shard: None,
         input: Some(input.to_owned()),
     }
 }
@@ -1052,4 +1053,176 @@ async fn a_run_stopped_before_its_first_row_leaves_the_old_output_and_an_empty_i
     .unwrap();
     assert!(done.complete);
     assert_eq!(std::fs::read(&output_path).unwrap(), b"");
+}
+
+/// Runs `batch --shard I/N` for every I into `out.I.<extension>`, merges them with
+/// `batch merge`, and returns the merged bytes.
+fn sharded_run(setup: &Setup, input: &Path, extension: &str, shards: u64) -> Vec<u8> {
+    let outputs: Vec<PathBuf> = (0..shards)
+        .map(|index| {
+            let output = setup.path(&format!("out.{index}.{extension}"));
+            let run = setup
+                .batch()
+                .arg(input)
+                .args(["-q", "--shard", &format!("{index}/{shards}"), "-o"])
+                .arg(&output)
+                .output()
+                .unwrap();
+            assert_success(&run);
+            output
+        })
+        .collect();
+    let merged = setup.path(&format!("merged.{shards}.{extension}"));
+    let merge = support::hostloc_bare()
+        .args(["batch", "merge", "-o"])
+        .arg(&merged)
+        .args(&outputs)
+        .output()
+        .unwrap();
+    assert_success(&merge);
+    std::fs::read(merged).unwrap()
+}
+
+#[test]
+fn shards_merged_give_the_unsharded_output_in_every_format() {
+    let setup = Setup::new();
+    let csv = setup.write(
+        "in.csv",
+        "id,url,note\r\n1,95.211.0.1,a\r\n2,nl.example,\"two\r\nlines\"\r\n3,mailto:x,c\r\n\
+         4,us.example,d\r\n5,8.8.8.8,e\r\n6,,empty\r\n7,hxxp://nl[.]example/x,f\r\n8,9.9.9.9,g\r\n\
+         9,nxdomain.example,h\r\n10,46.4.0.1,i\r\n",
+    );
+    let jsonl = setup.write(
+        "in.jsonl",
+        (1..=10)
+            .map(|n| format!("{{\"id\":{n},\"url\":\"95.211.0.{n}\"}}\n"))
+            .collect::<String>()
+            + "not json\n",
+    );
+    let lines = setup.write(
+        "in.txt",
+        "95.211.0.1\nnl.example\n\nus.example\nmailto:x\n8.8.8.8\n46.4.0.1\n",
+    );
+    for (input, extension, format) in [
+        (&csv, "csv", "csv"),
+        (&jsonl, "jsonl", "jsonl"),
+        (&lines, "txt", "lines"),
+    ] {
+        let whole = setup.path(&format!("whole.{extension}"));
+        assert_success(
+            &setup
+                .batch()
+                .arg(input)
+                .arg("-qo")
+                .arg(&whole)
+                .output()
+                .unwrap(),
+        );
+        let whole = std::fs::read(whole).unwrap();
+        // One shard, fewer rows per shard than shards, and more shards than rows.
+        for shards in [1, 3, 4, 12] {
+            let merged = sharded_run(&setup, input, extension, shards);
+            assert_eq!(
+                comparable(format, &merged),
+                comparable(format, &whole),
+                "{format}, {shards} shards"
+            );
+        }
+    }
+}
+
+#[test]
+fn merge_refuses_shard_outputs_that_do_not_fit_and_leaves_its_output_alone() {
+    let setup = Setup::new();
+    let input = setup.write(
+        "in.csv",
+        (1..=10).fold("id,url\n".to_owned(), |text, n| {
+            text + &format!("{n},95.211.0.{n}\n")
+        }),
+    );
+    for index in 0..3 {
+        let run = setup
+            .batch()
+            .arg(&input)
+            .args(["-q", "--shard", &format!("{index}/3"), "-o"])
+            .arg(setup.path(&format!("out.{index}.csv")))
+            .output()
+            .unwrap();
+        assert_success(&run);
+    }
+    let out = |index: usize| setup.path(&format!("out.{index}.csv"));
+    let merged = setup.write("merged.csv", "an earlier file\n");
+    let merge = |inputs: &[PathBuf]| {
+        support::hostloc_bare()
+            .args(["batch", "merge", "-o"])
+            .arg(&merged)
+            .args(inputs)
+            .output()
+            .unwrap()
+    };
+
+    // Out of shard order (shard 0 has 4 rows, the others 3).
+    let wrong_order = merge(&[out(1), out(0), out(2)]);
+    assert_eq!(
+        wrong_order.status.code(),
+        Some(1),
+        "{}",
+        stderr(&wrong_order)
+    );
+    assert!(
+        stderr(&wrong_order).contains("shard order"),
+        "{}",
+        stderr(&wrong_order)
+    );
+
+    // A shard that lost its last row.
+    let shortened = setup.path("short.csv");
+    let text = std::fs::read_to_string(out(1)).unwrap();
+    let cut = text.trim_end().rfind('\n').unwrap() + 1;
+    std::fs::write(&shortened, &text[..cut]).unwrap();
+    let lost = merge(&[out(0), shortened.clone(), out(2)]);
+    assert_eq!(lost.status.code(), Some(1), "{}", stderr(&lost));
+
+    // A shard cut mid-record, as a killed run leaves it.
+    std::fs::write(&shortened, format!("{}9,95.2", &text[..cut])).unwrap();
+    let partial = merge(&[out(0), shortened.clone(), out(2)]);
+    assert_eq!(partial.status.code(), Some(1), "{}", stderr(&partial));
+    assert!(
+        stderr(&partial).contains("partial record"),
+        "{}",
+        stderr(&partial)
+    );
+
+    // Another input's output.
+    let other = setup.write("other.csv", "id,link\n1,95.211.0.1\n");
+    let foreign = merge(&[out(0), other, out(2)]);
+    assert!(
+        stderr(&foreign).contains("CSV header"),
+        "{}",
+        stderr(&foreign)
+    );
+
+    assert_eq!(std::fs::read(&merged).unwrap(), b"an earlier file\n");
+
+    let merged_all = merge(&[out(0), out(1), out(2)]);
+    assert_success(&merged_all);
+    assert_eq!(csv_rows(&std::fs::read(&merged).unwrap(), b',').len(), 11);
+}
+
+#[test]
+fn a_shard_outside_its_count_is_a_usage_error() {
+    let setup = Setup::new();
+    for shard in ["3/3", "0/0", "1", "a/b", "-1/2"] {
+        let output = setup
+            .batch()
+            .args(["--shard", shard, "in.csv"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{shard}: {}",
+            stderr(&output)
+        );
+    }
 }

@@ -7,13 +7,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hostloc::geoip::{Database, DatabaseRole, GeoDb, IpFacts};
+use hostloc::geoip::{CountrySources, Database, DatabaseRole, GeoDb, IpFacts, SourceAnswer};
 use ipnet::IpNet;
 use mmdb_writer::Value;
 use serde_json::Value as Json;
 
 use crate::support::fixtures;
-use crate::support::mmdb::{WorldRow, write_db};
+use crate::support::mmdb::{WorldRow, flat_country_code, write_db};
 
 /// What a lookup must return, read from a source JSON record.
 #[derive(Debug, PartialEq, Eq)]
@@ -206,11 +206,6 @@ fn ipinfo_lite(row: &WorldRow) -> Option<Value> {
     (!entries.is_empty()).then(|| Value::map(entries))
 }
 
-fn flat_country_code(row: &WorldRow) -> Option<Value> {
-    row.1
-        .map(|code| Value::map([("country_code", Value::from(code))]))
-}
-
 fn enterprise(row: &WorldRow) -> Option<Value> {
     let (_, country, registered, asn, org, anycast) = *row;
     let mut traits = Vec::new();
@@ -329,9 +324,21 @@ fn generated_layouts_serve_their_roles() {
             "{country_file}"
         );
         assert_eq!(facts.as_org, None);
-        // No record at all: every fact unknown, no error.
+        // No record at all: every fact unknown, no error; the one source is named, without
+        // an answer.
         let facts = geo.locate("7.7.7.7".parse().unwrap());
-        assert_eq!(facts, IpFacts::default(), "{country_file}");
+        let source = country_file.trim_end_matches(".mmdb");
+        assert_eq!(
+            facts,
+            IpFacts {
+                country_sources: CountrySources(vec![SourceAnswer {
+                    source: source.into(),
+                    country: None
+                }]),
+                ..IpFacts::default()
+            },
+            "{country_file}"
+        );
     }
 
     // A file without ASN data cannot be the ASN database, and says so.

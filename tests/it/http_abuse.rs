@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::serve::{Server, lookup_path, metric};
+use crate::support::serve::{Reply, Server, lookup_path, metric};
 use crate::support::{self, Answer, TestDns, TestWorld};
 
 /// Longest wait for something the server must do by itself (close, answer).
@@ -213,20 +213,37 @@ async fn oversized_and_broken_requests_get_json_errors() {
     assert_eq!(server.get("/healthz").await.status, 200);
 }
 
-/// A `url` that is not UTF-8 once percent-decoded is an `invalid` result saying so; percent
-/// signs that encode nothing are part of the text; `url` twice is a 400.
+/// A `url` that is not UTF-8 once percent-decoded is read as `hostloc lookup` and `hostloc batch`
+/// read such bytes: replaced, with a warning saying where, and looked up for what is left;
+/// percent signs that encode nothing are part of the text; `url` twice is a 400.
 #[tokio::test]
 async fn invalid_utf8_and_percent_junk_in_the_query() {
     let (server, _dns, _world) = server_with(HttpSettings::default()).await;
+    let replaced_warning = |reply: &Reply| {
+        reply.json["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|warning| warning.as_str())
+            .find(|warning| warning.contains("not valid UTF-8"))
+            .map(str::to_owned)
+    };
+    // In the host: no usable host is left.
     let reply = server.get("/v1/lookup?url=example%FF%FE.nl").await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.json["verdict"], "invalid");
     assert_eq!(reply.json["input"], "example\u{fffd}\u{fffd}.nl");
-    let reason = reply.json["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("not valid UTF-8") && reason.contains("byte 8"),
-        "{reason}"
-    );
+    let warning = replaced_warning(&reply).expect("a warning names the replaced bytes");
+    assert!(warning.contains("byte 8"), "{warning}");
+    // In the path: the host is still found, as `hostloc lookup` finds it.
+    let reply = server
+        .get("/v1/lookup?url=http%3A%2F%2F95.211.0.1%2Fa%FF.jpg")
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json["host"], "95.211.0.1");
+    assert_ne!(reply.json["verdict"], "invalid");
+    let warning = replaced_warning(&reply).expect("a warning names the replaced bytes");
+    assert!(warning.contains("byte 20"), "{warning}");
 
     for junk in [
         "%",
@@ -263,7 +280,7 @@ async fn http_1_0_and_pipelined_requests_are_answered() {
     );
     let received = exchange(server.addr, b"GET /healthz HTTP/1.0\r\n\r\n".to_vec()).await;
     assert!(received.starts_with(b"HTTP/1.0 200 OK\r\n"), "{received:?}");
-    assert_eq!(answers(&received)[0].1, b"{\"status\":\"ok\"}");
+    assert_eq!(answers(&received)[0].1, b"{\"status\":\"ok\"}\n");
 
     let pipelined = format!(
         "GET {} HTTP/1.1\r\nHost: h\r\n\r\n\
@@ -395,14 +412,15 @@ fn the_listen_backlog_is_configurable() {
         .spawn()
         .expect("hostloc serve starts");
     let stderr = child.stderr.take().unwrap();
-    let addr = BufReader::new(stderr)
-        .lines()
-        .map_while(Result::ok)
+    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+    let addr = lines
         .find_map(|line| {
             let rest = line.split("listening on http://").nth(1)?;
             rest.split_whitespace().next().map(str::to_owned)
         })
         .expect("the address is logged");
+    // Keep reading: the server logs more (the data's age), and must not find its stderr closed.
+    std::thread::spawn(move || lines.for_each(drop));
     let port = addr.rsplit(':').next().unwrap();
     let listing = std::process::Command::new("ss")
         .args(["-ltnH", &format!("sport = :{port}")])

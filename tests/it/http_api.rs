@@ -313,7 +313,8 @@ async fn every_error_status_is_json() {
     let missing = server.get("/v1/lookup").await;
     assert_eq!(
         missing.error(400),
-        "the query parameter \"url\" is missing (e.g. ?url=<the reported URL, URL-encoded>)"
+        "the query parameter `url` is missing; give it once, or POST many URLs to /v1/lookup \
+         (e.g. ?url=<the reported URL, URL-encoded>)"
     );
     server.get("/v1/lookup?uri=example.nl").await.error(400);
 
@@ -503,9 +504,9 @@ async fn health_readiness_openapi_and_metrics_answer() {
     for series in [
         "# TYPE hostloc_dns_cache_entries gauge",
         "hostloc_dns_cache_total{result=\"hit\"}",
-        "hostloc_database_build_timestamp_seconds{role=\"country\"} 1780272000",
-        "hostloc_database_build_timestamp_seconds{role=\"asn\"} 1780272000",
-        "hostloc_database_age_seconds{role=\"country\"}",
+        "hostloc_database_build_timestamp_seconds{role=\"country\",source=\"country\"} 1780272000",
+        "hostloc_database_build_timestamp_seconds{role=\"asn\",source=\"asn\"} 1780272000",
+        "hostloc_database_age_seconds{role=\"country\",source=\"country\"}",
         "hostloc_data_loaded_timestamp_seconds",
         "hostloc_http_requests_in_flight",
         "hostloc_reloads_total{result=\"error\",trigger=\"http\"}",
@@ -514,7 +515,11 @@ async fn health_readiness_openapi_and_metrics_answer() {
     ] {
         assert!(text.contains(series), "missing {series} in\n{text}");
     }
-    let age = metric(&text, "hostloc_database_age_seconds", &[("role", "asn")]);
+    let age = metric(
+        &text,
+        "hostloc_database_age_seconds",
+        &[("role", "asn"), ("source", "asn")],
+    );
     assert!(age > 100.0 * 86_400.0, "age {age}");
 }
 

@@ -293,8 +293,65 @@ fn bundled_data_works_with_no_data_flags_from_any_directory() {
         );
     }
     let databases = results[0]["databases"].as_array().unwrap();
-    assert_eq!(databases[0]["file"], "dbip-country.mmdb");
-    assert_eq!(databases[1]["file"], "asn.mmdb");
+    let files: Vec<&str> = databases
+        .iter()
+        .map(|database| database["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "dbip-country.mmdb",
+            "geo-whois-asn-country.mmdb",
+            "asn.mmdb"
+        ],
+        "both bundled country sources by default, the DB-IP file first"
+    );
+    assert_eq!(databases[0]["primary"], true);
+    // The checksums data/README.md gives for the bundled files (computed with sha256sum).
+    let checksums: Vec<&str> = databases
+        .iter()
+        .map(|database| database["sha256"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checksums,
+        [
+            "4e7f53dd9c6ebe0e7244d5dd4cc03639bc9dbe0a5a83eca90db50eeaeea72024",
+            "c5f7c0e9bd6a6ccb5a2e9634764544a0d08bd0bd8788b8aedfac87bea184c652",
+            "aa7c404af096bef3fc7ee13e19906c2d7c2b12eebfbadabb5a8d1272d629211d",
+        ]
+    );
+    assert_eq!(
+        results[0]["addresses"][0]["country_sources"],
+        serde_json::json!({"dbip-country": "NL", "geo-whois-asn-country": "NL"})
+    );
+}
+
+/// The two bundled sources disagree about 85.151.65.231 (DB-IP: NL, geo-whois-asn-country:
+/// DE), one of the addresses the measurement in docs/evidence.md found: a referral to check.
+#[test]
+fn the_bundled_sources_disagreeing_about_nl_make_a_checked_referral() {
+    let output = support::hostloc_bare()
+        .args(["lookup", "--json", "85.151.65.231"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let result = &json_lines(&output.stdout)[0];
+    assert_eq!(result["verdict"], "partly_domestic");
+    assert_eq!(
+        result["reason"],
+        "the country sources disagree whether the address 85.151.65.231 is in NL: \
+         dbip-country says NL, geo-whois-asn-country says DE; check before referring"
+    );
+    let output = support::hostloc_bare()
+        .args(["--single-source", "lookup", "--json", "85.151.65.231"])
+        .output()
+        .unwrap();
+    let result = &json_lines(&output.stdout)[0];
+    assert_eq!(result["verdict"], "domestic", "DB-IP alone says NL");
+    assert_eq!(
+        result["addresses"][0]["country_sources"],
+        serde_json::json!({"dbip-country": "NL"})
+    );
 }
 
 #[test]
@@ -385,7 +442,14 @@ fn invalid_utf8_gets_the_same_result_and_warning_from_lookup_and_batch() {
             (
                 r["host"].as_str().unwrap_or("-"),
                 r["verdict"].as_str().unwrap(),
-                r["warnings"][0].as_str().unwrap(),
+                // The warning about the report, not those about the test data's age.
+                r["warnings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .find(|w| !w.contains("--max-data-age"))
+                    .unwrap(),
             )
         })
         .collect();
@@ -421,7 +485,13 @@ fn invalid_utf8_gets_the_same_result_and_warning_from_lookup_and_batch() {
         csv.push(b'\n');
     }
     let from_csv = run_with_stdin(
-        support::hostloc(&world, dns.addr()).args(["batch", "--format", "csv"]),
+        support::hostloc(&world, dns.addr()).args([
+            "batch",
+            "--format",
+            "csv",
+            "--max-data-age",
+            "off",
+        ]),
         &csv,
     );
     assert_eq!(from_csv.status.code(), Some(0), "{from_csv:?}");

@@ -191,11 +191,21 @@ impl TestWorld {
     pub(crate) fn paths(&self) -> DataPaths {
         DataPaths {
             country_db: self.dir.path().join("country.mmdb"),
+            second_opinion_dbs: Vec::new(),
             asn_db: self.dir.path().join("asn.mmdb"),
             networks: self.dir.path().join("networks.csv"),
             hotlines: bundled_hotlines(),
             anycast: self.dir.path().join("anycast.csv"),
         }
+    }
+
+    /// Writes another country database, `file` in the world's directory, from `rows` (a
+    /// network and its country; the other columns are not used) in ip-location-db's flat
+    /// layout, like the bundled second opinion. Returns its path.
+    pub(crate) fn write_country_source(&self, file: &str, rows: &[WorldRow]) -> PathBuf {
+        let path = self.path(file);
+        write_db(&path, "country ipvAll", rows, flat_country_code);
+        path
     }
 
     /// A path inside the world's directory.
@@ -232,6 +242,13 @@ pub(crate) fn geoip2_country(row: &WorldRow) -> Option<Value> {
     (!entries.is_empty()).then(|| Value::map(entries))
 }
 
+/// A record in ip-location-db's flat layout (`country_code` only), the layout of the bundled
+/// country files.
+pub(crate) fn flat_country_code(row: &WorldRow) -> Option<Value> {
+    row.1
+        .map(|code| Value::map([("country_code", Value::from(code))]))
+}
+
 /// A record in the GeoLite2-ASN layout.
 pub(crate) fn geolite2_asn(row: &WorldRow) -> Option<Value> {
     let (_, _, _, asn, org, _) = *row;
@@ -250,8 +267,19 @@ pub(crate) fn write_db(
     rows: &[WorldRow],
     record: fn(&WorldRow) -> Option<Value>,
 ) {
+    std::fs::write(path, db_bytes(database_type, rows, record, BUILT)).expect("write mmdb");
+}
+
+/// The bytes of a database of `database_type` built at `built` (Unix seconds), each record of
+/// `rows` made by `record`.
+pub(crate) fn db_bytes(
+    database_type: &str,
+    rows: &[WorldRow],
+    record: fn(&WorldRow) -> Option<Value>,
+    built: u64,
+) -> Vec<u8> {
     let mut writer = Writer::builder(database_type)
-        .build_epoch(UNIX_EPOCH + Duration::from_secs(BUILT))
+        .build_epoch(UNIX_EPOCH + Duration::from_secs(built))
         .build();
     for row in rows {
         if let Some(value) = record(row) {
@@ -260,7 +288,7 @@ pub(crate) fn write_db(
                 .expect("insert");
         }
     }
-    std::fs::write(path, writer.to_bytes().expect("serialise")).expect("write mmdb");
+    writer.to_bytes().expect("serialise")
 }
 
 /// Seconds since the epoch of `time`.

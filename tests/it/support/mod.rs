@@ -8,6 +8,7 @@
 pub(crate) mod browser;
 pub(crate) mod dns;
 pub(crate) mod mmdb;
+pub(crate) mod publisher;
 pub(crate) mod serve;
 
 use std::path::{Path, PathBuf};
@@ -131,9 +132,10 @@ pub(crate) fn hostloc_with_timeout(
 /// (for `data info`, which takes no DNS options).
 pub(crate) fn hostloc_data(paths: &DataPaths) -> Command {
     let mut command = hostloc_bare();
+    for country_db in paths.country_dbs() {
+        command.arg("--country-db").arg(country_db);
+    }
     command
-        .arg("--country-db")
-        .arg(&paths.country_db)
         .arg("--asn-db")
         .arg(&paths.asn_db)
         .arg("--networks")
@@ -187,6 +189,16 @@ pub(crate) fn run_with_stdin(command: &mut Command, stdin: impl AsRef<[u8]>) -> 
     let output = child.wait_with_output().expect("hostloc finishes");
     writer.join().expect("stdin writer finishes");
     output
+}
+
+/// Asserts that a run of the binary ended with exit status `code`, showing its stderr if not.
+pub(crate) fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Parses NDJSON output into values.
