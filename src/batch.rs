@@ -393,7 +393,9 @@ pub async fn run_until(
             moved: tally.moved,
             unchanged: tally.unchanged,
             new: tally.new,
-            vanished: outcome.complete.then_some(left),
+            // One shard reads a part of the input by design: the earlier rows of the other
+            // shards are not vanished, so the count is left out.
+            vanished: (outcome.complete && plan.shard.is_none()).then_some(left),
             unreadable,
         });
     }

@@ -155,6 +155,22 @@ fn moved_unchanged_new_and_vanished_rows_in_csv() {
             old.display()
         )
     );
+    // One shard of the second queue: its rows are compared, the other shards' are not
+    // counted as vanished.
+    let shard = queue.dir.path().join("queue-2.shard-0.csv");
+    let output = queue.batch(
+        &["--shard", "0/2", "--compare", old.to_str().unwrap()],
+        &second,
+        &shard,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        comparison_summary(&output),
+        format!(
+            "compared with {}: 1 moved, 2 unchanged, 0 new",
+            old.display()
+        )
+    );
     let resumed = std::fs::read_to_string(&new).unwrap();
     let changes = |text: &str| -> Vec<String> {
         csv::Reader::from_reader(text.as_bytes())
