@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the bench/ scripts (sourced, not run): building, generated inputs, the NSD server,
 # wrk and timing helpers, rounds and medians, and the optional perf profile. Everything listens
 # on 127.0.0.1 only; every wait is bounded.
@@ -340,7 +341,7 @@ PY
 profile_pid() {
     [[ "$BENCH_PROFILE" == 1 ]] || return 0
     need perf linux-perf
-    perf record -q -e cpu-clock -F 499 --call-graph dwarf,16384 -p "$2" \
+    perf record -q -e cpu-clock -F 1999 --call-graph dwarf,16384 -p "$2" \
         -o "$bench_dir/perf-$1.data" -- sleep "$3" 2>/dev/null
 }
 
@@ -361,19 +362,58 @@ profile_cmd() {
     need perf linux-perf
     local name="$1"
     shift
-    perf record -q -e cpu-clock -F 499 --call-graph dwarf,16384 \
+    perf record -q -e cpu-clock -F 1999 --call-graph dwarf,16384 \
         -o "$bench_dir/perf-$name.data" -- "$@" 2>/dev/null
 }
 
-# profile_report NAME: the top functions by their own time (self), and the top by time spent in
-# them and their callees (children), of the profile NAME. Also leaves the data in target/bench/.
+# profile_report NAME: of the profile NAME, the top functions by their own time (self), then
+# chosen frames by time spent in them and their callees: hostloc's own functions, JSON, logging
+# (tracing), metrics, the allocator, formatting, socket writes and reads, task switches. The
+# data stays in target/bench/ for `perf report -i`.
 profile_report() {
     [[ "$BENCH_PROFILE" == 1 ]] || return 0
     local data="$bench_dir/perf-$1.data"
+    # perf pads each line to the terminal's width with empty columns.
+    local trim=(sed -E 's/[[:space:]]+(-[[:space:]]+)*$//')
     say "== perf: $1 ($data), self time"
     perf report -i "$data" --no-children --sort symbol --percent-limit 0.7 --stdio -g none \
-        2>/dev/null | grep -E '^ +[0-9]' | head -40 >&2
-    say "== perf: $1, with callees"
-    perf report -i "$data" --children --sort symbol --percent-limit 3 --stdio -g none \
-        2>/dev/null | grep -E '^ +[0-9]' | head -50 >&2
+        2>/dev/null | grep -E '^ +[0-9]|^# Samples' | "${trim[@]}" | cut -c1-160 | head -30 >&2
+    say "== with callees (children, self), chosen frames"
+    perf report -i "$data" --children --sort symbol --percent-limit 0.7 --stdio -g none \
+        2>/dev/null | grep -E '^ +[0-9]' | "${trim[@]}" |
+        grep -E '\] (hostloc::[a-z_:]+[A-Za-z_]+$|serde_json::ser::to_|tracing_core::event::Event::dispatch|metrics::|<metrics|malloc$|cfree|_int_free$|core::fmt::write$|__GI___writev$|__libc_recv|recv$|epoll_wait|__schedule$|core::ptr::drop_in_place<hostloc|clone_box|moka::|maxminddb::|Json<T> as|Serialize for hostloc)' |
+        cut -c1-160 | head -40 >&2
+    say "== self time by kind (first matching kind; symbols as in the self-time list)"
+    perf report -i "$data" --no-children --sort symbol --percent-limit 0 --stdio -g none \
+        2>/dev/null | grep -E '^ +[0-9]' | python3 -c '
+import re, sys
+kinds = [
+    ("kernel: network, syscalls, scheduling", r"\[k\]"),
+    ("allocator (malloc, free, realloc)", r"malloc|free|realloc|unlink_chunk|__rdl_|__rust_alloc|__rust_dealloc"),
+    ("memmove / memcpy", r"memmove|memcpy"),
+    ("GeoIP (maxminddb, Database::record)", r"maxminddb|geoip"),
+    ("JSON (serde_json)", r"serde_json|serde_core::ser"),
+    ("formatting (core::fmt, Display)", r"core::fmt|as core::fmt::Display|fmt::Write"),
+    ("logging (tracing)", r"tracing"),
+    ("metrics", r"metrics"),
+    ("DNS cache (moka)", r"moka"),
+    ("intake", r"intake|url::|idna"),
+    ("async runtime (tokio, futures)", r"tokio|futures_util|futures_core"),
+    ("per-request state (AppState clone/drop, boxed services)", r"AppState|clone_box"),
+    ("HTTP (hyper, axum, tower)", r"hyper|axum|tower|http::"),
+    ("hostloc, other steps (pipeline, verdict, networks, batch)", r"hostloc::"),
+]
+totals = {name: 0.0 for name, _ in kinds}
+other = 0.0
+for line in sys.stdin:
+    share = float(line.split("%")[0])
+    name = next((name for name, pattern in kinds if re.search(pattern, line)), None)
+    if name is None:
+        other += share
+    else:
+        totals[name] += share
+for name, share in sorted(totals.items(), key=lambda item: -item[1]):
+    print(f"{share:6.1f}%  {name}")
+print(f"{other:6.1f}%  everything else")
+' >&2
 }
