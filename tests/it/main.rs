@@ -13,6 +13,7 @@ mod deploy;
 mod dns_transport;
 mod evidence;
 mod fuzz_props;
+mod golden;
 mod http_abuse;
 mod http_api;
 mod intake_conformance;

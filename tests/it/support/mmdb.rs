@@ -161,6 +161,20 @@ pub(crate) fn bundled_hotlines() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/hotlines.csv")
 }
 
+/// Every bundled data file (`data/`): the databases, networks list and hotline table that
+/// hostloc ships with.
+pub(crate) fn bundled_data() -> DataPaths {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    DataPaths {
+        country_db: data.join("dbip-country.mmdb"),
+        second_opinion_dbs: vec![data.join("geo-whois-asn-country.mmdb")],
+        asn_db: data.join("asn.mmdb"),
+        networks: data.join("networks.csv"),
+        hotlines: bundled_hotlines(),
+        anycast: data.join("anycast.csv"),
+    }
+}
+
 /// Generated databases and networks file in a temporary directory.
 pub(crate) struct TestWorld {
     pub(crate) dir: tempfile::TempDir,
