@@ -60,6 +60,14 @@ pub const RESULT_KEY: &str = "hostloc";
 /// Rows read ahead of the lookups at most, on top of the lookups in flight.
 const READ_AHEAD_MAX: usize = 4096;
 
+/// Rows looked up together on one task at most: enough that a task's start and wake-up are
+/// shared by many IP-literal rows, few enough that both cores get chunks of a short input.
+const CHUNK_ROWS_MAX: usize = 64;
+
+/// Chunks in flight at least (the rows of `--concurrency` are split into this many), so that
+/// while the writer drains one chunk every core has the next ones to answer.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
 /// One shard of a batch run over several machines: the data rows whose index (from 0, a CSV
 /// header not counted) leaves remainder `index` when divided by `count`. Written `I/N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -635,28 +643,44 @@ async fn write_rows(
     }
     let encoder = ResultEncoder::new(plan.format, plan.delimiter, plan.output_format);
 
-    let rows = futures::stream::unfold(events, |mut events| async move {
-        events.recv().await.map(|event| (event, events))
+    // Rows travel in chunks of what the reader has ready, each chunk looked up on a task of
+    // its own, so that lookups use every core of the runtime while this task writes in input
+    // order. A row that needs no DNS (an IP literal, an invalid report) is answered at its
+    // first poll, without a task, allocation or wake-up of its own.
+    let chunk_rows = (plan.concurrency / CHUNKS_IN_FLIGHT).clamp(1, CHUNK_ROWS_MAX);
+    let chunks = futures::stream::unfold(events, move |mut events| async move {
+        let mut chunk = Vec::with_capacity(chunk_rows);
+        (events.recv_many(&mut chunk, chunk_rows).await > 0).then_some((chunk, events))
     });
     let mut results = pin!(
-        rows.map(|event| {
-            // The stream maps rows in input order, so duplicates take the earlier output's
-            // rows in order too.
-            let earlier = match &event {
-                Ok(Event::Row(row)) => plan.take_earlier(row),
-                _ => None,
-            };
-            async move {
-                match event? {
-                    Event::Header(line) => Ok(Done::Header(line)),
-                    Event::Row(row) => {
-                        let answered = answer_on_task(pipeline, &row, encoder, earlier).await;
-                        Ok(Done::Row(row, answered))
-                    }
+        chunks
+            .map(|chunk| {
+                // Chunks are formed in input order, so duplicates take the earlier output's
+                // rows in order too.
+                let items: Vec<Item> = chunk
+                    .into_iter()
+                    .map(|event| match event {
+                        Ok(Event::Row(row)) => {
+                            let earlier = plan.take_earlier(&row);
+                            Item::Row(row, earlier)
+                        }
+                        Ok(Event::Header(line)) => Item::Header(line),
+                        Err(error) => Item::Failed(error),
+                    })
+                    .collect();
+                let task = tokio::spawn(answer_chunk(pipeline.clone(), items, encoder));
+                async move {
+                    task.await
+                        .unwrap_or_else(|error| match error.try_into_panic() {
+                            // Each row's lookup has its own guard (`answer_row`); a panic
+                            // around them is a bug that loses rows, so it is not hidden.
+                            Ok(panic) => std::panic::resume_unwind(panic),
+                            Err(error) => unreachable!("a chunk task is never cancelled: {error}"),
+                        })
                 }
-            }
-        })
-        .buffered(plan.concurrency)
+            })
+            .buffered(plan.concurrency.div_ceil(chunk_rows))
+            .flat_map(futures::stream::iter)
     );
 
     loop {
@@ -785,35 +809,95 @@ impl Plan {
     }
 }
 
-/// [`answer`] and the encoding of its result (compared with `earlier`), on a task of their
-/// own, so that lookups use every core of the runtime (the ordered stream that awaits them
-/// runs on one). Should a lookup panic, the row still comes out, `invalid`, with the bug as its
-/// reason.
-async fn answer_on_task(
+/// One input event on its way to a chunk's task: a row with what `--compare`'s earlier output
+/// says about it (taken in input order), the CSV header, or the reader's error.
+enum Item {
+    Row(Row, EarlierFacts),
+    Header(Vec<u8>),
+    Failed(BatchError),
+}
+
+/// Answers the rows of a chunk, all at once, and returns the chunk in its order. A row whose
+/// lookup completes at its first poll (no DNS) reuses the allocation of the row before; only
+/// a row that waits (for DNS) keeps one of its own while it waits beside the others.
+async fn answer_chunk(
+    pipeline: Pipeline,
+    items: Vec<Item>,
+    encoder: ResultEncoder,
+) -> Vec<Result<Done, BatchError>> {
+    let mut answers: Vec<Option<Answered>> = Vec::with_capacity(items.len());
+    {
+        let mut waiting = futures::stream::FuturesUnordered::new();
+        let mut spare = None;
+        for (index, item) in items.iter().enumerate() {
+            let Item::Row(row, earlier) = item else {
+                answers.push(None);
+                continue;
+            };
+            let lookup = answer_row(&pipeline, row, encoder, earlier.as_ref());
+            let mut slot = match spare.take() {
+                Some(slot) => refill(slot, lookup),
+                None => Box::pin(lookup),
+            };
+            match slot.as_mut().now_or_never() {
+                Some(answered) => {
+                    answers.push(Some(answered));
+                    spare = Some(slot);
+                }
+                None => {
+                    answers.push(None);
+                    waiting.push(slot.map(move |answered| (index, answered)));
+                }
+            }
+        }
+        while let Some((index, answered)) = waiting.next().await {
+            answers[index] = Some(answered);
+        }
+    }
+    items
+        .into_iter()
+        .zip(answers)
+        .map(|(item, answered)| match (item, answered) {
+            (Item::Row(row, _), Some(answered)) => Ok(Done::Row(row, answered)),
+            (Item::Header(line), _) => Ok(Done::Header(line)),
+            (Item::Failed(error), _) => Err(error),
+            (Item::Row(..), None) => unreachable!("every row of a chunk is answered"),
+        })
+        .collect()
+}
+
+/// `slot`, its finished future dropped, holding `future` instead.
+fn refill<F: Future>(mut slot: std::pin::Pin<Box<F>>, future: F) -> std::pin::Pin<Box<F>> {
+    slot.set(future);
+    slot
+}
+
+/// [`answer`] and the encoding of its result (compared with `earlier`). Should a lookup panic,
+/// the row still comes out, `invalid`, with the bug as its reason.
+async fn answer_row(
     pipeline: &Pipeline,
     row: &Row,
     encoder: ResultEncoder,
-    earlier: EarlierFacts,
+    earlier: Option<&Option<Facts>>,
 ) -> Answered {
-    let task = tokio::spawn({
-        let pipeline = pipeline.clone();
-        let target = row.target.clone();
-        let earlier = earlier.clone();
-        async move { answered(&answer(&pipeline, &target).await, encoder, earlier.as_ref()) }
+    let lookup = std::panic::AssertUnwindSafe(async {
+        answered(&answer(pipeline, &row.target).await, encoder, earlier)
     });
-    match task.await {
+    match lookup.catch_unwind().await {
         Ok(answered) => answered,
-        Err(error) => {
-            tracing::error!(row = row.number, %error, "the lookup of a row failed");
-            let target = Target::Unusable {
-                input: String::new(),
-                reason: format!(
-                    "row {} (line {}): hostloc failed on this row ({error}); this is a bug, \
-                     please report it",
-                    row.number, row.line
-                ),
-            };
-            answered(&answer(pipeline, &target).await, encoder, earlier.as_ref())
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("a panic");
+            tracing::error!(row = row.number, %message, "the lookup of a row failed");
+            let reason = format!(
+                "row {} (line {}): hostloc failed on this row ({message}); this is a bug, \
+                 please report it",
+                row.number, row.line
+            );
+            answered(&pipeline.unusable("", &reason), encoder, earlier)
         }
     }
 }

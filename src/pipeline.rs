@@ -306,7 +306,9 @@ impl Pipeline {
                 if let Some(network) = target.host.hidden_service_network() {
                     verdict::hidden_service(name, network)
                 } else {
-                    let cached = self.inner.dns.resolve(name).await;
+                    // Boxed: the cache's future is over 8 kB, and without the box every
+                    // lookup's future would carry it, also the many that need no DNS.
+                    let cached = Box::pin(self.inner.dns.resolve(name)).await;
                     let resolution: &Resolution = &cached.resolution;
                     report.dns = Some(DnsReport {
                         cname_chain: resolution.cname_chain.clone(),

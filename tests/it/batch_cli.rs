@@ -803,6 +803,49 @@ async fn output_keeps_input_order_while_slow_names_resolve_concurrently() {
     }
 }
 
+/// Rows that need no DNS (IP literals, invalid reports) are answered at their first poll and
+/// rows with names wait beside them in the same chunk; whatever the chunk size (concurrency
+/// 1, 8, 64), each comes out in its place with its own result.
+#[tokio::test]
+async fn rows_answered_at_once_keep_their_place_among_names_that_wait() {
+    let setup = Setup::new();
+    let mut input = String::from("id,url\n");
+    let mut expected = Vec::new();
+    for i in 0..40 {
+        let (url, verdict) = match i % 4 {
+            0 => {
+                setup.dns.set(&format!("wait{i}.example"), slow(50, nl()));
+                (format!("http://wait{i}.example/"), "domestic")
+            }
+            1 => ("8.8.8.8".to_owned(), "foreign"),
+            2 => ("mailto:x@example.nl".to_owned(), "invalid"),
+            _ => ("10.0.0.1".to_owned(), "not_public"),
+        };
+        input.push_str(&format!("{i},{url}\n"));
+        expected.push((i.to_string(), verdict));
+    }
+    let input_path = setup.write("mixed.csv", input);
+    let pipeline = setup.pipeline(CacheSettings::default());
+    for concurrency in [1, 8, 64] {
+        let output_path = setup.path(&format!("mixed-out-{concurrency}.csv"));
+        let outcome = batch::run_until(
+            &pipeline,
+            &args(&input_path, &output_path, concurrency),
+            std::future::pending::<Stop>(),
+        )
+        .await
+        .unwrap();
+        assert!(outcome.complete);
+        assert_eq!(outcome.written, 40);
+        let parsed = csv_rows(&std::fs::read(&output_path).unwrap(), b',');
+        let found: Vec<(String, &str)> = parsed[1..]
+            .iter()
+            .map(|row| (row[0].clone(), row[2].as_str()))
+            .collect();
+        assert_eq!(found, expected, "concurrency {concurrency}");
+    }
+}
+
 #[tokio::test]
 async fn repeated_hosts_are_resolved_once_across_rows() {
     let setup = Setup::new();
