@@ -295,6 +295,15 @@ async fn supervise<C>(
         tokio::select! {
             ended = connection.as_mut() => {
                 if let Err(error) = ended {
+                    // hyper's header timer runs beside ours with the same limit; when it fires
+                    // first, the connection was closed for idleness all the same.
+                    if error
+                        .downcast_ref::<hyper::Error>()
+                        .is_some_and(hyper::Error::is_timeout)
+                    {
+                        metrics::counter!("hostloc_http_idle_connections_closed_total")
+                            .increment(1);
+                    }
                     // Clients that go away or send garbage are their business, not the
                     // operator's.
                     tracing::debug!(error = %error, "connection ended with an error");
