@@ -3,7 +3,9 @@
 //! Owns the moka cache between the pipeline and the resolver. An entry lives for the answer's
 //! TTL clamped to `[min_ttl, max_ttl]`; a definitive negative answer (NXDOMAIN, no data) for its
 //! negative TTL clamped to `[0, negative_max_ttl]`; a failure (SERVFAIL, REFUSED, timeout,
-//! error) only for `failure_ttl`, so a retry soon asks again. Concurrent lookups of the same
+//! error) only for `failure_ttl`, so a retry soon asks again; and a resolution that says
+//! nothing about the name (a question hostloc never sent because its queue was full, a CNAME
+//! loop or an over-long chain) not at all. Concurrent lookups of the same
 //! host share one resolution (moka's `entry().or_insert_with` runs one initialiser per key).
 //! The capacity bounds the number of hosts held. GeoIP lookups are not cached: they cost a
 //! fraction of a microsecond (see `bench/`).
@@ -44,8 +46,12 @@ impl Default for CacheSettings {
 }
 
 impl CacheSettings {
-    /// How long `resolution` may be served from the cache.
+    /// How long `resolution` may be served from the cache: not at all when it says nothing
+    /// about the name (a question that was never sent, a broken chain).
     pub fn lifetime(&self, resolution: &Resolution) -> Duration {
+        if !resolution.is_cacheable() {
+            return Duration::ZERO;
+        }
         let ttl = Duration::from_secs(u64::from(resolution.ttl.unwrap_or(0)));
         match resolution.outcome {
             DnsOutcome::Ok => ttl.clamp(self.min_ttl, self.max_ttl.max(self.min_ttl)),
@@ -80,6 +86,17 @@ pub struct CachedResolution {
     pub resolution: Arc<Resolution>,
     /// True when it was answered from the cache rather than asked now.
     pub from_cache: bool,
+}
+
+impl CachedResolution {
+    /// How long ago DNS gave the answer, in whole seconds: 0 unless it came from the cache.
+    pub fn age(&self) -> u64 {
+        if self.from_cache {
+            self.resolution.received_at.elapsed().as_secs()
+        } else {
+            0
+        }
+    }
 }
 
 /// The resolver behind a TTL-honouring cache.
@@ -134,14 +151,18 @@ impl DnsCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resolve::{DnsFailure, DnsTransport};
 
     fn resolution(outcome: DnsOutcome, ttl: Option<u32>) -> Resolution {
         Resolution {
             addresses: Vec::new(),
             cname_chain: Vec::new(),
             outcome,
+            error: None,
             ttl,
             queries: Vec::new(),
+            servers: Some(Vec::new()),
+            transport: DnsTransport::Pooled,
             received_at: Instant::now(),
             resolved_at: std::time::SystemTime::now(),
         }
@@ -167,12 +188,24 @@ mod tests {
             (DnsOutcome::NxDomain, None, secs(0)),
             (DnsOutcome::ServFail, None, secs(2)),
             (DnsOutcome::Timeout, None, secs(2)),
+            (DnsOutcome::Error, None, secs(2)),
         ] {
             assert_eq!(
                 settings.lifetime(&resolution(outcome, ttl)),
                 expected,
                 "{outcome:?} {ttl:?}"
             );
+        }
+        for failure in [
+            DnsFailure::QueueFull,
+            DnsFailure::CnameLoop,
+            DnsFailure::ChainTooLong,
+        ] {
+            let broken = Resolution {
+                error: Some(failure),
+                ..resolution(DnsOutcome::Error, None)
+            };
+            assert_eq!(settings.lifetime(&broken), Duration::ZERO, "{failure:?}");
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::batch::Shard;
 use crate::cache::{CacheSettings, DnsCache};
 use crate::data_age;
 use crate::data_files::{self, Bundled, DataFile, DataFilesError, GivenFiles, SearchPath};
+use crate::dns_transport::Rotation;
 use crate::error::StartupError;
 use crate::pipeline::{DataPaths, DataSet, Pipeline, PipelineSettings};
 use crate::resolve::{DnsResolver, DnsSettings, DnsTransport, NameServerAddr};
@@ -304,17 +305,45 @@ pub struct DnsArgs {
           value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub dns_timeout: Duration,
 
-    /// How many times a DNS query is tried in all.
+    /// Rounds over every DNS server before a query fails.
     ///
-    /// A lookup ends within timeout × attempts + 0.5 s (4.5 s with the defaults).
+    /// Each round asks each server once, skipping servers that are down. A lookup ends within
+    /// timeout × attempts × servers + 0.5 s (4.5 s with the defaults and one server).
     #[arg(long, env = "HOSTLOC_DNS_ATTEMPTS", default_value_t = 2, hide_short_help = true,
           value_parser = clap::value_parser!(u16).range(1..=10), value_name = "N")]
     pub dns_attempts: u16,
 
-    /// How DNS queries travel to the name servers. Both give the same answers.
+    /// How DNS queries travel to the name servers; all give the same answers.
+    ///
+    /// docs/dns.md compares their speed, CPU and spoofing resistance and says which to use
+    /// when.
     #[arg(long, env = "HOSTLOC_DNS_TRANSPORT", value_enum, hide_short_help = true,
           default_value_t = DnsTransport::Pooled, value_name = "TRANSPORT")]
     pub dns_transport: DnsTransport,
+
+    /// Pooled transport: queries one UDP socket carries before it moves to a fresh random port.
+    #[arg(long, env = "HOSTLOC_DNS_SOCKET_QUERIES", default_value_t = 1024,
+          hide_short_help = true, value_parser = clap::value_parser!(u32).range(1..),
+          value_name = "N")]
+    pub dns_socket_queries: u32,
+
+    /// Pooled transport: age at which a UDP socket moves to a fresh random port.
+    #[arg(long, env = "HOSTLOC_DNS_SOCKET_LIFETIME", default_value = "10s",
+          hide_short_help = true, value_parser = humantime::parse_duration,
+          value_name = "DURATION")]
+    pub dns_socket_lifetime: Duration,
+
+    /// Pooled transport: DNS questions that may wait for room at busy servers.
+    ///
+    /// More fail at once with outcome error, queue_full (never sent, not cached).
+    #[arg(
+        long,
+        env = "HOSTLOC_DNS_QUEUE",
+        default_value_t = 10_000,
+        hide_short_help = true,
+        value_name = "N"
+    )]
+    pub dns_queue: usize,
 }
 
 /// The DNS cache: how many hosts, and for how long.
@@ -1161,6 +1190,11 @@ impl DnsArgs {
             timeout: self.dns_timeout,
             attempts: usize::from(self.dns_attempts),
             transport: self.dns_transport,
+            rotation: Rotation {
+                max_queries: self.dns_socket_queries,
+                max_age: self.dns_socket_lifetime,
+            },
+            queue: self.dns_queue,
         }
     }
 }
@@ -1346,11 +1380,34 @@ mod tests {
     }
 
     #[test]
-    fn the_dns_transport_is_pooled_unless_hickory_is_asked_for() {
-        let pipeline = lookup_pipeline(&["hostloc", "lookup"]);
-        assert_eq!(pipeline.dns.dns_settings().transport, DnsTransport::Pooled);
-        let pipeline = lookup_pipeline(&["hostloc", "lookup", "--dns-transport", "hickory"]);
-        assert_eq!(pipeline.dns.dns_settings().transport, DnsTransport::Hickory);
+    fn the_dns_transport_is_pooled_unless_another_is_asked_for() {
+        let settings = lookup_pipeline(&["hostloc", "lookup"]).dns.dns_settings();
+        assert_eq!(settings.transport, DnsTransport::Pooled);
+        assert_eq!(settings.rotation, Rotation::default());
+        assert_eq!(settings.queue, DnsSettings::default().queue);
+        for (name, transport) in [
+            ("hickory", DnsTransport::Hickory),
+            ("hickory-tcp", DnsTransport::HickoryTcp),
+        ] {
+            let pipeline = lookup_pipeline(&["hostloc", "lookup", "--dns-transport", name]);
+            assert_eq!(pipeline.dns.dns_settings().transport, transport);
+            assert_eq!(transport.as_str(), name);
+        }
+        let settings = lookup_pipeline(&[
+            "hostloc",
+            "lookup",
+            "--dns-socket-queries",
+            "1",
+            "--dns-socket-lifetime",
+            "500ms",
+            "--dns-queue",
+            "7",
+        ])
+        .dns
+        .dns_settings();
+        assert_eq!(settings.rotation.max_queries, 1);
+        assert_eq!(settings.rotation.max_age, Duration::from_millis(500));
+        assert_eq!(settings.queue, 7);
     }
 
     #[test]
@@ -1557,6 +1614,7 @@ mod tests {
             &["hostloc", "--dns-server", "dns.google", "lookup"][..],
             &["hostloc", "--dns-timeout", "soon", "lookup"][..],
             &["hostloc", "--dns-transport", "tcp", "lookup"][..],
+            &["hostloc", "--dns-socket-queries", "0", "lookup"][..],
             &["hostloc", "batch", "--format", "xml"][..],
             &["hostloc", "batch", "--delimiter", ";;"][..],
             &["hostloc", "batch", "--delimiter", "\""][..],

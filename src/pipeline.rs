@@ -313,10 +313,17 @@ impl Pipeline {
                     report.dns = Some(DnsReport {
                         cname_chain: resolution.cname_chain.clone(),
                         outcome: resolution.outcome,
+                        error: resolution.error,
                         ttl: resolution.ttl,
                         queries: resolution.queries.clone(),
+                        servers: resolution
+                            .servers
+                            .as_ref()
+                            .map(|servers| servers.iter().map(ToString::to_string).collect()),
+                        transport: resolution.transport.as_str().to_owned(),
                         resolved_at: rfc3339(resolution.resolved_at),
                         from_cache: cached.from_cache,
+                        cache_age: cached.age(),
                     });
                     if cached.from_cache {
                         metrics::counter!("hostloc_dns_cache_total", "result" => "hit")
@@ -333,6 +340,7 @@ impl Pipeline {
                         verdict::unresolved(
                             name,
                             resolution.outcome,
+                            resolution.error,
                             self.inner.dns.resolver().servers(),
                         )
                     } else {
@@ -347,12 +355,13 @@ impl Pipeline {
                                     provider,
                                 })
                             });
-                        for &ip in &resolution.addresses {
-                            let (address, warnings) = locate_address(
+                        for resolved in &resolution.addresses {
+                            let (mut address, warnings) = locate_address(
                                 &data,
-                                ip,
+                                resolved.ip,
                                 name_match.map(|matched| matched.provider),
                             );
+                            address.ttl = Some(resolved.ttl);
                             report.addresses.push(address);
                             report.warnings.extend(warnings);
                         }

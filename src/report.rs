@@ -22,7 +22,7 @@
 //! | `countries` | \[string\] | sorted, unique countries of public addresses with data |
 //! | `cdn_providers` | \[string\] | sorted, unique CDN / reverse-proxy providers seen |
 //! | `addresses` | \[address\] | every address DNS gave (or the IP literal), in DNS order |
-//! | `dns` | object or null | null for IP literals and invalid input |
+//! | `dns` | object or null | what DNS said (below); null for IP literals and invalid input |
 //! | `looked_up_at` | string | RFC 3339 UTC time of the lookup |
 //! | `databases` | \[database\] | every database used, country sources first (the primary first), then the ASN database |
 //! | `hostloc_version` | string | the program that answered: `0.1.0 (git 1a2b3c4)` from a checkout (`-modified` after the commit when it had changes), `0.1.0` without git |
@@ -30,15 +30,27 @@
 //! | `forward_to` | \[forwarding\] or null | where the report goes abroad: every country abroad that a country source names for a public, non-CDN address; null unless the verdict is `foreign` or `partly_domestic` |
 //! | `iccam` | object or null | the hosting fields ICCAM takes; null when there is no public address |
 //!
-//! An address: `ip`, `public`, `special_purpose` (the IANA block of a non-public address),
-//! `located_as` (the IPv4 address looked up for an IPv4-mapped or NAT64 address), `country`
-//! (the primary country source's answer, or when it has none the first other source's),
-//! `registered_country`, `asn`, `as_org`, `network`, `as_network`, `cdn`, `cdn_match`
+//! An address: `ip`, `ttl` (the TTL of its A/AAAA record as the name server gave it, seconds;
+//! null for an IP literal), `public`, `special_purpose` (the IANA block of a non-public
+//! address), `located_as` (the IPv4 address looked up for an IPv4-mapped or NAT64 address),
+//! `country` (the primary country source's answer, or when it has none the first other
+//! source's), `registered_country`, `asn`, `as_org`, `network`, `as_network`, `cdn`, `cdn_match`
 //! (`asn`, `prefix`, `cname` or `anycast`; for `anycast`, an address in `data/anycast.csv` or
 //! flagged by its database, `cdn` names the operator and service, e.g. `RIPE NCC (K root
 //! server)`), `country_sources` (an object: each country source's name → its country or null,
 //! in source order, the primary first; `{}` for a non-public address, which no source is asked
 //! about). Unknown values are null, never empty strings.
+//!
+//! `dns`: `cname_chain` (the names from the host to the addresses, in order), `outcome`
+//! (`ok`, `nxdomain`, `nodata`, `servfail`, `refused`, `timeout`, `error`), `error` (why an
+//! `error`: `queue_full` — hostloc's own queue was full and the question was never sent,
+//! `cname_loop`, `chain_too_long`, `connection_refused`, `response_code`, `transport`; else
+//! null), `ttl` (the smallest TTL of the answer, or the negative TTL), `queries` (A and AAAA
+//! each: `type`, `outcome`, `error`, `answers`, `rcode` as dig names it, `server` that gave the
+//! last response, `protocol` `udp`/`tcp`), `servers` (every server that answered, `addr:port`;
+//! null when the transport does not say, as hickory with several servers), `transport`
+//! (`pooled`, `hickory` or `hickory-tcp`), `resolved_at` (when DNS answered), `from_cache` and
+//! `cache_age` (seconds since DNS answered; 0 when asked now).
 //!
 //! A database: `role` (`country` or `asn`), `type` (the file's `database_type`), `built`
 //! (RFC 3339, or null), `file` (the file name, without its directory), `source` (its name,
@@ -84,7 +96,7 @@ use serde::{Deserialize, Serialize};
 use crate::geoip::{CountrySources, DatabaseInfo};
 use crate::hotlines::Forwarding;
 use crate::networks::CdnMatch;
-use crate::resolve::{DnsOutcome, QueryOutcome};
+use crate::resolve::{DnsFailure, DnsOutcome, QueryOutcome};
 use crate::verdict::Verdict;
 
 /// The answer for one reported URL.
@@ -165,6 +177,9 @@ pub struct AddressReport {
     /// The address as DNS gave it (or the IP literal).
     #[schema(value_type = String)]
     pub ip: IpAddr,
+    /// The TTL of the address's record as the name server gave it, seconds; null for an IP
+    /// literal.
+    pub ttl: Option<u32>,
     /// Whether the address is globally reachable.
     pub public: bool,
     /// For a non-public address, the IANA special-purpose block it is in.
@@ -199,6 +214,7 @@ impl AddressReport {
     pub fn unknown(ip: IpAddr) -> AddressReport {
         AddressReport {
             ip,
+            ttl: None,
             public: false,
             special_purpose: None,
             located_as: None,
@@ -222,14 +238,22 @@ pub struct DnsReport {
     pub cname_chain: Vec<String>,
     /// `ok`, `nxdomain`, `nodata`, `servfail`, `refused`, `timeout` or `error`.
     pub outcome: DnsOutcome,
+    /// Why, when the outcome is `error`.
+    pub error: Option<DnsFailure>,
     /// The smallest TTL of the answer, seconds; for a negative answer its negative TTL.
     pub ttl: Option<u32>,
     /// The A and AAAA queries separately.
     pub queries: Vec<QueryOutcome>,
+    /// The servers that answered, `addr:port`; null when the transport does not say.
+    pub servers: Option<Vec<String>>,
+    /// The DNS transport: `pooled`, `hickory` or `hickory-tcp`.
+    pub transport: String,
     /// When DNS gave this answer, RFC 3339 UTC (earlier than `looked_up_at` when cached).
     pub resolved_at: String,
     /// Whether the answer came from hostloc's cache.
     pub from_cache: bool,
+    /// Seconds since DNS gave this answer: 0 when asked now.
+    pub cache_age: u64,
 }
 
 impl Report {

@@ -1,31 +1,33 @@
 //! Resolve: asks DNS for a host's addresses, and nothing else.
 //!
-//! Owns the choice of DNS transport ([`DnsTransport`]: the pooled UDP client of
-//! `dns_transport.rs` by default, or hickory-resolver) and the classification of what DNS said,
-//! the same for both: A and AAAA are asked concurrently, every answer is kept, the CNAME chain
-//! is recorded in order, the smallest TTL is kept, and the outcome is classified as one of
-//! `ok | nxdomain | nodata | servfail | refused | timeout | error`. A lookup never takes longer
-//! than [`DnsSettings::deadline`], whatever the servers do. This module never connects to a
-//! reported host; it only talks to the configured name servers. The hosts file is never
-//! consulted: evidence comes from DNS alone.
+//! Owns the choice of DNS transport ([`DnsTransport`]: the pooled client of `dns_transport.rs`
+//! by default, or hickory's name server pool over UDP or TCP) and what DNS said, read the same
+//! way for all of them (`resolve/chain.rs`): A and AAAA are asked concurrently; only records on
+//! the CNAME chain from the host count; the chain is recorded in order; each address keeps the
+//! TTL its server gave; the outcome is one of `ok | nxdomain | nodata | servfail | refused |
+//! timeout | error`, an `error` saying why ([`DnsFailure`]); and the evidence says which servers
+//! answered and by which transport. A lookup never takes longer than [`DnsResolver::deadline`],
+//! whatever the servers do. This module never connects to a reported host; it only talks to the
+//! configured name servers. The hosts file is never consulted: evidence comes from DNS alone.
 
-use std::collections::HashMap;
+mod chain;
+mod hickory;
+
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use hickory_resolver::config::{
-    NameServerConfig, ProtocolConfig, ResolveHosts, ResolverConfig, ResolverOpts,
-};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::config::{ProtocolConfig, ResolverConfig};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData, RecordType};
-use hickory_resolver::{Resolver, TokioResolver};
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use serde::{Deserialize, Serialize};
 
-use crate::dns_transport::{PooledUdpClient, TransportStats};
+use crate::dns_transport::{
+    PooledClient, PooledSettings, Protocol, Rotation, TransportError, TransportStats,
+};
+use chain::{Answered, Ask, Asked, NoResponse};
+use hickory::HickoryPool;
 
 /// How a DNS lookup ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -44,9 +46,9 @@ pub enum DnsOutcome {
     ServFail,
     /// The server refused (REFUSED).
     Refused,
-    /// No answer in time.
+    /// Asked, and no answer in time.
     Timeout,
-    /// Any other failure (transport, malformed answer, …).
+    /// Any other failure; [`DnsFailure`] says which.
     Error,
 }
 
@@ -85,6 +87,49 @@ impl DnsOutcome {
     }
 }
 
+/// Why a lookup or query ended in the outcome `error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsFailure {
+    /// hostloc's own queue of questions was full, or a question waited in it until the lookup's
+    /// deadline: it was never sent. Not cached.
+    QueueFull,
+    /// The CNAME chain leads back to a name already on it. Not cached.
+    CnameLoop,
+    /// The CNAME chain is longer than hostloc follows (16 CNAMEs, 8 questions). Not cached.
+    ChainTooLong,
+    /// Nothing listens on the name server's port.
+    ConnectionRefused,
+    /// The server answered with a response code that is neither an answer nor SERVFAIL or
+    /// REFUSED (NOTIMP, FORMERR, an unassigned code, …); `queries[].rcode` says which.
+    ResponseCode,
+    /// Another transport failure (a broken TCP connection, a socket that cannot be used).
+    Transport,
+}
+
+impl DnsFailure {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsFailure::QueueFull => "queue_full",
+            DnsFailure::CnameLoop => "cname_loop",
+            DnsFailure::ChainTooLong => "chain_too_long",
+            DnsFailure::ConnectionRefused => "connection_refused",
+            DnsFailure::ResponseCode => "response_code",
+            DnsFailure::Transport => "transport",
+        }
+    }
+
+    /// Whether a resolution that failed this way may be cached for the failure TTL. A full
+    /// local queue says nothing about the name; a broken chain is reported, not remembered.
+    pub fn is_cacheable(self) -> bool {
+        !matches!(
+            self,
+            DnsFailure::QueueFull | DnsFailure::CnameLoop | DnsFailure::ChainTooLong
+        )
+    }
+}
+
 /// One of the two queries a lookup makes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueryOutcome {
@@ -93,27 +138,70 @@ pub struct QueryOutcome {
     pub record_type: String,
     /// How this query ended.
     pub outcome: DnsOutcome,
+    /// Why, when the outcome is `error`.
+    pub error: Option<DnsFailure>,
     /// How many addresses it returned.
     pub answers: usize,
+    /// The response code of the last response (`NOERROR`, `NXDOMAIN`, `SERVFAIL`, …); null
+    /// when none came.
+    pub rcode: Option<String>,
+    /// The server that gave the last response, `addr:port`; null when none did, or when the
+    /// transport does not say (hickory with several servers).
+    pub server: Option<String>,
+    /// How the last response travelled: `udp` or `tcp`; null when unknown.
+    pub protocol: Option<String>,
+}
+
+/// An address and the TTL its server gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResolvedAddress {
+    /// The address.
+    pub ip: IpAddr,
+    /// Its record's TTL as the server gave it, seconds.
+    pub ttl: u32,
 }
 
 /// What DNS said about a host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
     /// Every address, A answers first, without duplicates.
-    pub addresses: Vec<IpAddr>,
+    pub addresses: Vec<ResolvedAddress>,
     /// The CNAME chain from the host to the name holding the addresses, without the host.
     pub cname_chain: Vec<String>,
     /// The combined outcome.
     pub outcome: DnsOutcome,
+    /// Why, when the outcome is `error`.
+    pub error: Option<DnsFailure>,
     /// The smallest TTL of the answer (or the negative TTL of a no-such-name answer), seconds.
     pub ttl: Option<u32>,
     /// The A and AAAA queries separately.
     pub queries: Vec<QueryOutcome>,
+    /// The servers that answered any question of this lookup, once each, in order; `None` when
+    /// the transport does not say (hickory with several servers).
+    pub servers: Option<Vec<SocketAddr>>,
+    /// The transport the questions travelled by.
+    pub transport: DnsTransport,
     /// When the answer was received (monotonic, for cache ages).
     pub received_at: Instant,
     /// When the answer was received (wall clock, for the evidence).
     pub resolved_at: SystemTime,
+}
+
+impl Resolution {
+    /// The addresses without their TTLs.
+    pub fn ips(&self) -> Vec<IpAddr> {
+        self.addresses.iter().map(|address| address.ip).collect()
+    }
+
+    /// Whether the cache may keep this resolution: not when a question was never sent, nor
+    /// when the chain is broken.
+    pub fn is_cacheable(&self) -> bool {
+        self.error.is_none_or(DnsFailure::is_cacheable)
+            && self
+                .queries
+                .iter()
+                .all(|query| query.error != Some(DnsFailure::QueueFull))
+    }
 }
 
 /// Name servers and limits.
@@ -123,10 +211,15 @@ pub struct DnsSettings {
     pub servers: Vec<SocketAddr>,
     /// Time to wait for one answer from one server.
     pub timeout: Duration,
-    /// How many times a query is tried in all (1 = no retry).
+    /// Rounds over the servers before a question fails (1 = each server once).
     pub attempts: usize,
     /// How queries travel to the servers.
     pub transport: DnsTransport,
+    /// When the pooled transport replaces a UDP socket by one on a fresh port.
+    pub rotation: Rotation,
+    /// Questions the pooled transport lets wait for room at busy servers; more fail at once
+    /// with `queue_full`.
+    pub queue: usize,
 }
 
 impl Default for DnsSettings {
@@ -136,28 +229,46 @@ impl Default for DnsSettings {
             timeout: Duration::from_secs(2),
             attempts: 2,
             transport: DnsTransport::default(),
+            rotation: Rotation::default(),
+            queue: 10_000,
         }
     }
 }
 
-/// How DNS queries travel to the name servers. Both give the same answers and outcomes.
+/// How DNS queries travel to the name servers. All give the same answers and outcomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum DnsTransport {
-    /// A few long-lived UDP sockets per server shared by all queries (random IDs, question
-    /// checked, TCP for truncated answers). Fast; for a local or trusted resolver.
+    /// A few UDP sockets per server shared by all queries, on fresh random ports every 1 024
+    /// queries or 10 s; random IDs, 0x20, exact question checked, TCP when truncated. Fast.
     #[default]
     Pooled,
-    /// hickory-resolver: a new socket with a random source port per query. Several times the
-    /// CPU per query, but harder to spoof off-path; for an untrusted path to the resolver.
+    /// hickory's name server pool: a new UDP socket on a random port for every query, 0x20.
+    /// Several times the CPU per name; the hardest to spoof off-path over UDP.
     Hickory,
+    /// hickory's name server pool over TCP only: no off-path spoofing at all, but against
+    /// servers that limit connections or queries per connection many lookups fail.
+    HickoryTcp,
+}
+
+impl DnsTransport {
+    /// The name used on the command line and in the evidence.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsTransport::Pooled => "pooled",
+            DnsTransport::Hickory => "hickory",
+            DnsTransport::HickoryTcp => "hickory-tcp",
+        }
+    }
 }
 
 impl DnsSettings {
-    /// The hard bound on one lookup: every attempt's timeout plus half a second of slack.
-    /// With the defaults (2 s × 2) a lookup ends within 4.5 s.
-    pub fn deadline(&self) -> Duration {
-        let attempts = u32::try_from(self.attempts.max(1)).unwrap_or(u32::MAX);
-        self.timeout.saturating_mul(attempts) + Duration::from_millis(500)
+    /// The hard bound on one lookup over `servers` name servers: every try's timeout (a round
+    /// over every server, `attempts` times) plus half a second of slack. With the defaults and
+    /// one server a lookup ends within 4.5 s.
+    pub fn deadline(&self, servers: usize) -> Duration {
+        let tries = self.attempts.max(1).saturating_mul(servers.max(1));
+        let tries = u32::try_from(tries).unwrap_or(u32::MAX);
+        self.timeout.saturating_mul(tries) + Duration::from_millis(500)
     }
 }
 
@@ -204,6 +315,7 @@ pub enum ResolverSetupError {
 #[derive(Clone)]
 pub struct DnsResolver {
     backend: Backend,
+    transport: DnsTransport,
     deadline: Duration,
     servers: Arc<[SocketAddr]>,
 }
@@ -211,14 +323,14 @@ pub struct DnsResolver {
 /// The transport behind a [`DnsResolver`].
 #[derive(Clone)]
 enum Backend {
-    Pooled(PooledUdpClient),
-    Hickory(Arc<TokioResolver>),
+    Pooled(PooledClient),
+    Hickory(HickoryPool),
 }
 
 impl std::fmt::Debug for DnsResolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DnsResolver")
-            .field("transport", &self.transport())
+            .field("transport", &self.transport)
             .field("servers", &self.servers)
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
@@ -226,94 +338,66 @@ impl std::fmt::Debug for DnsResolver {
 }
 
 impl DnsResolver {
-    /// Builds the resolver for `settings`. The pooled transport opens its sockets here and must
-    /// be built inside a tokio runtime.
+    /// Builds the resolver for `settings`, aimed at its servers or those of `/etc/resolv.conf`.
+    /// The pooled transport opens its sockets here and must be built inside a tokio runtime.
     ///
     /// # Errors
     ///
     /// [`ResolverSetupError`] when the system configuration is needed and unreadable (or names
     /// no server), or the pooled transport's sockets cannot be opened (no runtime, no socket).
     pub fn new(settings: &DnsSettings) -> Result<DnsResolver, ResolverSetupError> {
-        match settings.transport {
-            DnsTransport::Pooled => Self::pooled(settings),
-            DnsTransport::Hickory => Self::hickory(settings),
-        }
-    }
-
-    /// The pooled UDP client, aimed at the given servers or those of `/etc/resolv.conf`.
-    fn pooled(settings: &DnsSettings) -> Result<DnsResolver, ResolverSetupError> {
         let servers = if settings.servers.is_empty() {
             system_name_servers()?
         } else {
             settings.servers.clone()
         };
-        let client = PooledUdpClient::new(servers.clone(), settings.timeout, settings.attempts)
-            .map_err(|error| ResolverSetupError::Sockets(Arc::new(error)))?;
+        let backend = match settings.transport {
+            DnsTransport::Pooled => {
+                let client = PooledClient::new(PooledSettings {
+                    servers: servers.clone(),
+                    timeout: settings.timeout,
+                    attempts: settings.attempts,
+                    rotation: settings.rotation,
+                    queue: settings.queue,
+                })
+                .map_err(|error| ResolverSetupError::Sockets(Arc::new(error)))?;
+                Backend::Pooled(client)
+            }
+            DnsTransport::Hickory => Backend::Hickory(HickoryPool::new(&servers, settings, false)?),
+            DnsTransport::HickoryTcp => {
+                Backend::Hickory(HickoryPool::new(&servers, settings, true)?)
+            }
+        };
+        // The pooled client leaves out servers it cannot use.
+        let servers: Vec<SocketAddr> = match &backend {
+            Backend::Pooled(client) => client.servers(),
+            Backend::Hickory(_) => servers,
+        };
         Ok(DnsResolver {
-            backend: Backend::Pooled(client),
-            deadline: settings.deadline(),
+            backend,
+            transport: settings.transport,
+            deadline: settings.deadline(servers.len()),
             servers: servers.into(),
         })
     }
 
-    /// hickory-resolver, aimed at the given servers or configured from the system.
-    fn hickory(settings: &DnsSettings) -> Result<DnsResolver, ResolverSetupError> {
-        let mut builder = if settings.servers.is_empty() {
-            Resolver::builder_tokio()
-                .map_err(|error| ResolverSetupError::SystemConfig(error.to_string()))?
-        } else {
-            let name_servers = settings
-                .servers
-                .iter()
-                .map(|server| {
-                    let mut config = NameServerConfig::udp_and_tcp(server.ip());
-                    for connection in &mut config.connections {
-                        connection.port = server.port();
-                    }
-                    config
-                })
-                .collect();
-            Resolver::builder_with_config(
-                ResolverConfig::from_parts(None, Vec::new(), name_servers),
-                TokioRuntimeProvider::default(),
-            )
-        };
-        let options: &mut ResolverOpts = builder.options_mut();
-        options.timeout = settings.timeout;
-        // hickory counts retries after the first try.
-        options.attempts = settings.attempts.max(1) - 1;
-        options.use_hosts_file = ResolveHosts::Never;
-        options.preserve_intermediates = true;
-        options.ndots = 0;
-        // Our own cache (cache.rs) keeps whole resolutions by TTL; a second cache underneath
-        // would hide answer changes from it.
-        options.cache_size = 0;
-        let resolver = builder
-            .build()
-            .map_err(|error| ResolverSetupError::Build(error.to_string()))?;
-        Ok(DnsResolver {
-            backend: Backend::Hickory(Arc::new(resolver)),
-            deadline: settings.deadline(),
-            servers: settings.servers.clone().into(),
-        })
+    /// The transport queries travel by.
+    pub fn transport(&self) -> DnsTransport {
+        self.transport
     }
 
-    /// The name servers asked, by address; empty when hickory takes them from the system
-    /// configuration itself.
+    /// The name servers asked, in the configured order.
     pub fn servers(&self) -> &[SocketAddr] {
         &self.servers
     }
 
-    /// The transport queries travel by.
-    pub fn transport(&self) -> DnsTransport {
-        match self.backend {
-            Backend::Pooled(_) => DnsTransport::Pooled,
-            Backend::Hickory(_) => DnsTransport::Hickory,
-        }
+    /// The hard bound on one lookup.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
     }
 
-    /// Counters of the pooled transport (queries in flight, responses dropped as unmatched);
-    /// `None` for hickory, which keeps no such counters.
+    /// Counters of the pooled transport (per server: health, RTT, queries, dropped responses,
+    /// retries; merged and unsent questions); `None` for hickory, which keeps its own.
     pub fn transport_stats(&self) -> Option<TransportStats> {
         match &self.backend {
             Backend::Pooled(client) => Some(client.stats()),
@@ -321,58 +405,201 @@ impl DnsResolver {
         }
     }
 
-    /// One query through the configured transport.
-    async fn lookup(&self, name: Name, record_type: RecordType) -> QueryResult {
-        match &self.backend {
-            Backend::Pooled(client) => client.lookup(name, record_type).await,
-            Backend::Hickory(resolver) => resolver.lookup(name, record_type).await,
-        }
-    }
-
     /// Asks for A and AAAA of `host` (a lower-case ASCII name without trailing dot)
     /// concurrently and combines the answers. Never fails: failures are outcomes.
     pub async fn resolve(&self, host: &str) -> Resolution {
-        let received = |outcome, queries| Resolution {
+        let mut name = match Name::from_ascii(host) {
+            Ok(name) => name,
+            Err(_) => return self.unasked(DnsOutcome::Error, Some(DnsFailure::Transport)),
+        };
+        name.set_fqdn(true);
+        let deadline = tokio::time::Instant::now() + self.deadline;
+        let both = async {
+            tokio::join!(
+                chain::ask_following_cnames(self, &name, RecordType::A, deadline),
+                chain::ask_following_cnames(self, &name, RecordType::AAAA, deadline)
+            )
+        };
+        // Every transport stops at the deadline itself; this is the backstop.
+        let backstop = deadline + Duration::from_millis(100);
+        match tokio::time::timeout_at(backstop, both).await {
+            Ok((a, aaaa)) => self.combine(&name, [a, aaaa]),
+            Err(_) => self.unasked(DnsOutcome::Timeout, None),
+        }
+    }
+
+    /// A resolution without any answer.
+    fn unasked(&self, outcome: DnsOutcome, error: Option<DnsFailure>) -> Resolution {
+        Resolution {
             addresses: Vec::new(),
             cname_chain: Vec::new(),
             outcome,
+            error,
             ttl: None,
-            queries,
+            queries: [RecordType::A, RecordType::AAAA]
+                .into_iter()
+                .map(|record_type| QueryOutcome {
+                    record_type: record_type.to_string(),
+                    outcome,
+                    error,
+                    answers: 0,
+                    rcode: None,
+                    server: None,
+                    protocol: None,
+                })
+                .collect(),
+            servers: Some(Vec::new()),
+            transport: self.transport,
             received_at: Instant::now(),
             resolved_at: SystemTime::now(),
+        }
+    }
+
+    /// Merges the A and AAAA answers into one resolution.
+    fn combine(&self, name: &Name, asked: [Asked; 2]) -> Resolution {
+        let mut addresses: Vec<ResolvedAddress> = Vec::new();
+        let mut ttl: Option<u32> = None;
+        let mut negative_ttl: Option<u32> = None;
+        let mut servers: Option<Vec<SocketAddr>> = Some(Vec::new());
+        let keep_min = |slot: &mut Option<u32>, value: u32| {
+            *slot = Some(slot.map_or(value, |current| current.min(value)));
         };
-        let mut name = match Name::from_ascii(host) {
-            Ok(name) => name,
-            Err(_) => return received(DnsOutcome::Error, Vec::new()),
+        for query in &asked {
+            for record in &query.records {
+                let ip = match &record.data {
+                    RData::A(a) => IpAddr::V4(a.0),
+                    RData::AAAA(aaaa) => IpAddr::V6(aaaa.0),
+                    _ => continue,
+                };
+                if !addresses.iter().any(|known| known.ip == ip) {
+                    addresses.push(ResolvedAddress {
+                        ip,
+                        ttl: record.ttl,
+                    });
+                }
+                keep_min(&mut ttl, record.ttl);
+            }
+            if query.outcome == DnsOutcome::Ok {
+                for cname in &query.cnames {
+                    keep_min(&mut ttl, cname.ttl);
+                }
+            }
+            if let Some(negative) = query.negative_ttl {
+                keep_min(&mut negative_ttl, negative);
+            }
+            for server in &query.servers {
+                match (server, servers.as_mut()) {
+                    (Some(server), Some(known)) if !known.contains(server) => known.push(*server),
+                    (None, _) => servers = None,
+                    _ => {}
+                }
+            }
+        }
+        let [a, aaaa] = &asked;
+        let outcome = combined_outcome(a.outcome, aaaa.outcome, !addresses.is_empty());
+        let error = asked
+            .iter()
+            .find(|query| query.outcome == outcome)
+            .and_then(|query| query.failure);
+        let ttl = match outcome {
+            DnsOutcome::Ok => ttl,
+            DnsOutcome::NxDomain | DnsOutcome::NoData => negative_ttl,
+            _ => None,
         };
-        name.set_fqdn(true);
-        let both = async {
-            tokio::join!(
-                self.lookup(name.clone(), RecordType::A),
-                self.lookup(name.clone(), RecordType::AAAA)
-            )
+        // Both queries follow the same chain; the one that got further tells it.
+        let chain = if a.cnames.len() >= aaaa.cnames.len() {
+            &a.cnames
+        } else {
+            &aaaa.cnames
         };
-        match tokio::time::timeout(self.deadline, both).await {
-            Ok((a, aaaa)) => combine(&name, [(RecordType::A, a), (RecordType::AAAA, aaaa)]),
-            Err(_) => received(
-                DnsOutcome::Timeout,
-                ["A", "AAAA"]
-                    .into_iter()
-                    .map(|record_type| QueryOutcome {
-                        record_type: record_type.to_owned(),
-                        outcome: DnsOutcome::Timeout,
-                        answers: 0,
-                    })
-                    .collect(),
-            ),
+        Resolution {
+            addresses,
+            cname_chain: chain_names(name, chain),
+            outcome,
+            error,
+            ttl,
+            queries: asked.iter().map(query_outcome).collect(),
+            servers,
+            transport: self.transport,
+            received_at: Instant::now(),
+            resolved_at: SystemTime::now(),
         }
     }
 }
 
-type QueryResult = Result<hickory_resolver::lookup::Lookup, NetError>;
+impl Ask for DnsResolver {
+    async fn ask(
+        &self,
+        name: &Name,
+        record_type: RecordType,
+        deadline: tokio::time::Instant,
+    ) -> Result<Answered, NoResponse> {
+        match &self.backend {
+            Backend::Hickory(pool) => pool.ask(name, record_type, deadline).await,
+            Backend::Pooled(client) => match client.query(name, record_type, deadline).await {
+                Ok(exchange) => {
+                    let response = exchange.response;
+                    Ok(Answered {
+                        response_code: response.metadata.response_code,
+                        negative_ttl: response.negative_ttl(),
+                        answers: response.into_message().answers,
+                        server: Some(exchange.server),
+                        protocol: Some(exchange.protocol),
+                    })
+                }
+                Err(TransportError::Timeout) => Err(NoResponse::Timeout),
+                Err(TransportError::NotSent) => Err(NoResponse::Failed(DnsFailure::QueueFull)),
+                Err(TransportError::ConnectionRefused) => {
+                    Err(NoResponse::Failed(DnsFailure::ConnectionRefused))
+                }
+                Err(TransportError::Tcp(_) | TransportError::Io(_)) => {
+                    Err(NoResponse::Failed(DnsFailure::Transport))
+                }
+            },
+        }
+    }
+}
 
-/// The name servers of `/etc/resolv.conf` (through hickory's parser), for the pooled transport.
-/// Only their addresses and ports are used; timeouts and attempts come from [`DnsSettings`].
+/// One query's outcome as reported.
+fn query_outcome(asked: &Asked) -> QueryOutcome {
+    QueryOutcome {
+        record_type: asked.record_type.to_string(),
+        outcome: asked.outcome,
+        error: asked.failure,
+        answers: asked
+            .records
+            .iter()
+            .filter(|record| matches!(record.data, RData::A(_) | RData::AAAA(_)))
+            .count(),
+        rcode: asked.response_code.map(rcode_name),
+        server: asked
+            .servers
+            .last()
+            .copied()
+            .flatten()
+            .map(|s| s.to_string()),
+        protocol: asked
+            .protocol
+            .map(|protocol| Protocol::as_str(protocol).to_owned()),
+    }
+}
+
+/// The names a chain leads through, after the host, lower case and without trailing dot.
+fn chain_names(host: &Name, chain: &[Record]) -> Vec<String> {
+    let mut names = Vec::with_capacity(chain.len());
+    for record in chain {
+        if let RData::CNAME(target) = &record.data {
+            let target = display_name(&target.0);
+            if target != display_name(host) && !names.contains(&target) {
+                names.push(target);
+            }
+        }
+    }
+    names
+}
+
+/// The name servers of `/etc/resolv.conf` (through hickory's parser). Only their addresses and
+/// ports are used; timeouts and attempts come from [`DnsSettings`].
 fn system_name_servers() -> Result<Vec<SocketAddr>, ResolverSetupError> {
     let (config, _options) = hickory_resolver::system_conf::read_system_conf()
         .map_err(|error| ResolverSetupError::SystemConfig(error.to_string()))?;
@@ -401,85 +628,6 @@ fn name_servers_of(config: &ResolverConfig) -> Result<Vec<SocketAddr>, ResolverS
     Ok(servers)
 }
 
-/// Merges the A and AAAA answers into one resolution.
-fn combine(name: &Name, answers: [(RecordType, QueryResult); 2]) -> Resolution {
-    let mut addresses: Vec<IpAddr> = Vec::new();
-    let mut cname_targets: HashMap<String, String> = HashMap::new();
-    let mut ttl: Option<u32> = None;
-    let mut negative_ttl: Option<u32> = None;
-    let mut queries = Vec::with_capacity(2);
-    let min_ttl = |value: u32, slot: &mut Option<u32>| {
-        *slot = Some(slot.map_or(value, |current| current.min(value)));
-    };
-    for (record_type, result) in answers {
-        let (outcome, count) = match result {
-            Ok(lookup) => {
-                let mut count = 0;
-                for record in lookup.answers() {
-                    match &record.data {
-                        RData::A(a) if record_type == RecordType::A => {
-                            push_unique(&mut addresses, IpAddr::V4(a.0));
-                            count += 1;
-                            min_ttl(record.ttl, &mut ttl);
-                        }
-                        RData::AAAA(aaaa) if record_type == RecordType::AAAA => {
-                            push_unique(&mut addresses, IpAddr::V6(aaaa.0));
-                            count += 1;
-                            min_ttl(record.ttl, &mut ttl);
-                        }
-                        RData::CNAME(target) => {
-                            cname_targets
-                                .insert(display_name(&record.name), display_name(&target.0));
-                            min_ttl(record.ttl, &mut ttl);
-                        }
-                        _ => {}
-                    }
-                }
-                let outcome = if count > 0 {
-                    DnsOutcome::Ok
-                } else if lookup.message().metadata.response_code == ResponseCode::NXDomain {
-                    DnsOutcome::NxDomain
-                } else {
-                    DnsOutcome::NoData
-                };
-                (outcome, count)
-            }
-            Err(error) => {
-                if let NetError::Dns(DnsError::NoRecordsFound(no_records)) = &error
-                    && let Some(negative) = no_records.negative_ttl
-                {
-                    min_ttl(negative, &mut negative_ttl);
-                }
-                (classify_error(&error), 0)
-            }
-        };
-        queries.push(QueryOutcome {
-            record_type: record_type.to_string(),
-            outcome,
-            answers: count,
-        });
-    }
-    let outcome = combined_outcome(
-        queries[0].outcome,
-        queries[1].outcome,
-        !addresses.is_empty(),
-    );
-    let ttl = match outcome {
-        DnsOutcome::Ok => ttl,
-        DnsOutcome::NxDomain | DnsOutcome::NoData => negative_ttl.or(ttl),
-        _ => None,
-    };
-    Resolution {
-        addresses,
-        cname_chain: follow_chain(&display_name(name), &cname_targets),
-        outcome,
-        ttl,
-        queries,
-        received_at: Instant::now(),
-        resolved_at: SystemTime::now(),
-    }
-}
-
 /// The outcome of the lookup as a whole. Addresses win; without them, "the name does not
 /// exist" is authoritative, a failure means we cannot know, and "no data" needs both queries to
 /// say so.
@@ -503,46 +651,30 @@ fn combined_outcome(a: DnsOutcome, aaaa: DnsOutcome, any_address: bool) -> DnsOu
     DnsOutcome::NoData
 }
 
-/// Maps a hickory error to an outcome.
-fn classify_error(error: &NetError) -> DnsOutcome {
-    if error.is_nx_domain() {
-        return DnsOutcome::NxDomain;
-    }
-    if error.is_no_records_found() {
-        return DnsOutcome::NoData;
-    }
-    match error {
-        NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)) => DnsOutcome::ServFail,
-        NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)) => DnsOutcome::Refused,
-        NetError::Timeout => DnsOutcome::Timeout,
-        NetError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => DnsOutcome::Timeout,
-        _ => DnsOutcome::Error,
-    }
-}
-
-/// Follows CNAMEs from `start`; stops on a loop.
-fn follow_chain(start: &str, targets: &HashMap<String, String>) -> Vec<String> {
-    let mut chain = Vec::new();
-    let mut current = start.to_owned();
-    while let Some(next) = targets.get(&current) {
-        if next == start || chain.contains(next) || chain.len() >= 32 {
-            break;
-        }
-        chain.push(next.clone());
-        current = next.clone();
-    }
-    chain
+/// The IANA mnemonic of a response code, as dig prints it (`NOERROR`, `SERVFAIL`, …), or
+/// `RCODE` and its number for one without a mnemonic here.
+fn rcode_name(code: ResponseCode) -> String {
+    let name = match code {
+        ResponseCode::NoError => "NOERROR",
+        ResponseCode::FormErr => "FORMERR",
+        ResponseCode::ServFail => "SERVFAIL",
+        ResponseCode::NXDomain => "NXDOMAIN",
+        ResponseCode::NotImp => "NOTIMP",
+        ResponseCode::Refused => "REFUSED",
+        ResponseCode::YXDomain => "YXDOMAIN",
+        ResponseCode::YXRRSet => "YXRRSET",
+        ResponseCode::NXRRSet => "NXRRSET",
+        ResponseCode::NotAuth => "NOTAUTH",
+        ResponseCode::NotZone => "NOTZONE",
+        ResponseCode::BADVERS => "BADVERS",
+        other => return format!("RCODE{}", u16::from(other)),
+    };
+    name.to_owned()
 }
 
 fn display_name(name: &Name) -> String {
     let text = name.to_ascii().to_ascii_lowercase();
     text.trim_end_matches('.').to_owned()
-}
-
-fn push_unique(addresses: &mut Vec<IpAddr>, ip: IpAddr) {
-    if !addresses.contains(&ip) {
-        addresses.push(ip);
-    }
 }
 
 #[cfg(test)]
@@ -568,7 +700,7 @@ mod tests {
     }
 
     #[test]
-    fn the_pooled_transport_takes_the_name_servers_of_resolv_conf() {
+    fn the_name_servers_of_resolv_conf_are_taken() {
         let resolv_conf = "search example.nl\nnameserver 192.0.2.53\nnameserver 2001:db8::53\n\
                            nameserver 192.0.2.53\noptions timeout:1 attempts:5\n";
         let (config, _) = hickory_resolver::system_conf::parse_resolv_conf(resolv_conf).unwrap();
@@ -604,52 +736,31 @@ mod tests {
     }
 
     #[test]
-    fn one_failed_query_keeps_the_other_queries_addresses() {
-        use hickory_resolver::lookup::Lookup;
-        use hickory_resolver::proto::op::Query;
-        use hickory_resolver::proto::rr::Record;
-        use hickory_resolver::proto::rr::rdata::A;
-        let name = Name::from_ascii("half.example.").unwrap();
-        let answer = Record::from_rdata(name.clone(), 120, RData::A(A::new(95, 211, 0, 1)));
-        let a: QueryResult = Ok(Lookup::new_with_max_ttl(
-            Query::query(name.clone(), RecordType::A),
-            [answer],
-        ));
-        let aaaa: QueryResult = Err(NetError::Dns(DnsError::ResponseCode(
-            ResponseCode::ServFail,
-        )));
-        let resolution = combine(&name, [(RecordType::A, a), (RecordType::AAAA, aaaa)]);
-        assert_eq!(resolution.outcome, DnsOutcome::Ok);
-        assert_eq!(resolution.addresses, vec![IpAddr::from([95, 211, 0, 1])]);
-        assert_eq!(resolution.ttl, Some(120));
-        assert_eq!(resolution.queries[1].outcome, DnsOutcome::ServFail);
-        assert_eq!(resolution.queries[0].answers, 1);
+    fn the_deadline_covers_every_try_at_every_server() {
+        let settings = DnsSettings::default();
+        assert_eq!(settings.deadline(1), Duration::from_millis(4500));
+        assert_eq!(settings.deadline(3), Duration::from_millis(12_500));
+        assert_eq!(settings.deadline(0), Duration::from_millis(4500));
     }
 
     #[test]
-    fn deadline_bounds_a_lookup() {
-        assert_eq!(
-            DnsSettings::default().deadline(),
-            Duration::from_millis(4500)
-        );
+    fn response_codes_are_named_as_dig_names_them() {
+        assert_eq!(rcode_name(ResponseCode::NoError), "NOERROR");
+        assert_eq!(rcode_name(ResponseCode::ServFail), "SERVFAIL");
+        assert_eq!(rcode_name(ResponseCode::Unknown(3841)), "RCODE3841");
     }
 
     #[test]
-    fn cname_chains_are_followed_in_order_and_loops_stop() {
-        let targets: HashMap<String, String> = [
-            ("a.example", "b.example"),
-            ("b.example", "c.example"),
-            ("x.example", "y.example"),
-            ("y.example", "x.example"),
-        ]
-        .into_iter()
-        .map(|(from, to)| (from.to_owned(), to.to_owned()))
-        .collect();
-        assert_eq!(
-            follow_chain("a.example", &targets),
-            vec!["b.example", "c.example"]
-        );
-        assert_eq!(follow_chain("x.example", &targets), vec!["y.example"]);
-        assert!(follow_chain("z.example", &targets).is_empty());
+    fn failures_that_say_nothing_about_the_name_are_not_cached() {
+        for (failure, cacheable) in [
+            (DnsFailure::QueueFull, false),
+            (DnsFailure::CnameLoop, false),
+            (DnsFailure::ChainTooLong, false),
+            (DnsFailure::ConnectionRefused, true),
+            (DnsFailure::ResponseCode, true),
+            (DnsFailure::Transport, true),
+        ] {
+            assert_eq!(failure.is_cacheable(), cacheable, "{failure:?}");
+        }
     }
 }

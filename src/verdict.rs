@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 
 use crate::networks::CdnMatch;
 use crate::report::AddressReport;
-use crate::resolve::DnsOutcome;
+use crate::resolve::{DnsFailure, DnsOutcome};
 
 /// What the hotline does with the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -226,19 +226,25 @@ pub fn hidden_service(host: &str, network: &str) -> Judgement {
 ///
 /// `servers` are the name servers that were asked (empty when they are the system's and not
 /// known by address): a timeout names them, since a server that is not there at all (a closed
-/// port, a wrong `--dns-server`) looks exactly like one that is slow.
-pub fn unresolved(host: &str, outcome: DnsOutcome, servers: &[SocketAddr]) -> Judgement {
-    let reason = match outcome {
-        DnsOutcome::NxDomain => format!("{host} does not exist in DNS (NXDOMAIN)"),
-        DnsOutcome::NoData => format!("{host} exists in DNS but has no A or AAAA record"),
-        DnsOutcome::ServFail => format!(
+/// port, a wrong `--dns-server`) looks exactly like one that is slow. `failure` says why an
+/// `error` outcome failed.
+pub fn unresolved(
+    host: &str,
+    outcome: DnsOutcome,
+    failure: Option<DnsFailure>,
+    servers: &[SocketAddr],
+) -> Judgement {
+    let reason = match (outcome, failure) {
+        (DnsOutcome::NxDomain, _) => format!("{host} does not exist in DNS (NXDOMAIN)"),
+        (DnsOutcome::NoData, _) => format!("{host} exists in DNS but has no A or AAAA record"),
+        (DnsOutcome::ServFail, _) => format!(
             "the DNS lookup of {host} failed (SERVFAIL): its name servers are broken or \
              unreachable; retry later"
         ),
-        DnsOutcome::Refused => {
+        (DnsOutcome::Refused, _) => {
             format!("the DNS server refused to resolve {host} (REFUSED); check --dns-server")
         }
-        DnsOutcome::Timeout => {
+        (DnsOutcome::Timeout, _) => {
             let asked = if servers.is_empty() {
                 "the system's DNS servers (/etc/resolv.conf)".to_owned()
             } else {
@@ -250,7 +256,25 @@ pub fn unresolved(host: &str, outcome: DnsOutcome, servers: &[SocketAddr]) -> Ju
                  if only some names time out"
             )
         }
-        DnsOutcome::Error | DnsOutcome::Ok => {
+        (_, Some(DnsFailure::QueueFull)) => format!(
+            "hostloc's own DNS queue was full, so {host} was never asked; retry later \
+             (or raise --dns-queue)"
+        ),
+        (_, Some(DnsFailure::CnameLoop)) => {
+            format!("the DNS lookup of {host} failed: its CNAME chain loops")
+        }
+        (_, Some(DnsFailure::ChainTooLong)) => format!(
+            "the DNS lookup of {host} failed: its CNAME chain is longer than hostloc follows"
+        ),
+        (_, Some(DnsFailure::ConnectionRefused)) => format!(
+            "the DNS lookup of {host} failed: nothing listens on the DNS server's port \
+             (connection refused); check --dns-server"
+        ),
+        (_, Some(DnsFailure::ResponseCode)) => format!(
+            "the DNS lookup of {host} failed: the server answered with an unexpected response \
+             code (see dns.queries); retry later"
+        ),
+        (DnsOutcome::Error | DnsOutcome::Ok, _) => {
             format!("the DNS lookup of {host} failed; retry later")
         }
     };
@@ -1010,6 +1034,21 @@ mod tests {
     }
 
     #[test]
+    fn unresolved_reasons_say_why_a_lookup_failed() {
+        for (failure, fragment) in [
+            (DnsFailure::QueueFull, "never asked"),
+            (DnsFailure::CnameLoop, "CNAME chain loops"),
+            (DnsFailure::ChainTooLong, "longer than hostloc follows"),
+            (DnsFailure::ConnectionRefused, "connection refused"),
+            (DnsFailure::ResponseCode, "unexpected response code"),
+            (DnsFailure::Transport, "failed"),
+        ] {
+            let judgement = unresolved("x.example", DnsOutcome::Error, Some(failure), &[]);
+            assert!(judgement.reason.contains(fragment), "{}", judgement.reason);
+        }
+    }
+
+    #[test]
     fn unresolved_reasons_name_the_outcome() {
         for (outcome, fragment) in [
             (DnsOutcome::NxDomain, "NXDOMAIN"),
@@ -1019,7 +1058,7 @@ mod tests {
             (DnsOutcome::Timeout, "timed out"),
             (DnsOutcome::Error, "failed"),
         ] {
-            let judgement = unresolved("x.example", outcome, &[]);
+            let judgement = unresolved("x.example", outcome, None, &[]);
             assert_eq!(judgement.verdict, Verdict::Unresolved);
             assert!(judgement.reason.contains(fragment), "{}", judgement.reason);
         }
@@ -1078,18 +1117,18 @@ mod tests {
     fn a_timeout_says_no_server_is_answering_and_names_the_servers() {
         let one = ["127.0.0.1:9".parse().unwrap()];
         assert_eq!(
-            unresolved("x.example", DnsOutcome::Timeout, &one).reason,
+            unresolved("x.example", DnsOutcome::Timeout, None, &one).reason,
             "no DNS server is answering for x.example: 127.0.0.1:9 gave no answer in time \
              (timed out); check that the server runs and that --dns-server names it, or retry \
              later if only some names time out"
         );
         let two = ["127.0.0.1:9".parse().unwrap(), "[::1]:53".parse().unwrap()];
-        let reason = unresolved("x.example", DnsOutcome::Timeout, &two).reason;
+        let reason = unresolved("x.example", DnsOutcome::Timeout, None, &two).reason;
         assert!(
             reason.contains(": 127.0.0.1:9 and [::1]:53 gave no answer"),
             "{reason}"
         );
-        let reason = unresolved("x.example", DnsOutcome::Timeout, &[]).reason;
+        let reason = unresolved("x.example", DnsOutcome::Timeout, None, &[]).reason;
         assert!(
             reason.contains("the system's DNS servers (/etc/resolv.conf)"),
             "{reason}"

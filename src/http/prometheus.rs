@@ -1,10 +1,12 @@
 //! Prometheus metrics: the recorder and what `/metrics` reports.
 //!
 //! Owns the process-wide Prometheus recorder (installed once, whatever the number of servers in
-//! the process), the descriptions of hostloc's metrics, and the gauges computed when `/metrics`
-//! is scraped (database build time and age, DNS cache size, requests in flight). Counters are
-//! incremented where things happen: the pipeline (verdicts, DNS), `observe.rs` (requests),
-//! `reload.rs` (reloads), `limits.rs` (shed requests). This module decides nothing else.
+//! the process), the descriptions of hostloc's metrics, and the values computed when `/metrics`
+//! is scraped (database build time and age, DNS cache size, requests in flight, and the pooled
+//! DNS transport's per-server health and counters, which it keeps in its own atomics so the
+//! query path never touches the recorder). Other counters are incremented where things happen:
+//! the pipeline (verdicts, DNS), `observe.rs` (requests), `reload.rs` (reloads), `limits.rs`
+//! (shed requests). This module decides nothing else.
 
 use std::sync::OnceLock;
 use std::time::SystemTime;
@@ -15,7 +17,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use super::AppState;
 use super::reload::ReloadTrigger;
 use crate::geoip::unix_seconds;
-use crate::resolve::DnsOutcome;
+use crate::resolve::{DnsOutcome, DnsResolver};
 use crate::verdict::Verdict;
 
 /// The request latency histogram.
@@ -127,6 +129,61 @@ fn describe() {
         "hostloc_http_refused_unparsed_total",
         "Requests refused before routing (400 not HTTP, 414 target too long, 431 head too large)"
     );
+    describe_dns_transport();
+}
+
+/// The pooled DNS transport's metrics (absent with the hickory transports).
+fn describe_dns_transport() {
+    describe_gauge!(
+        "hostloc_dns_server_up",
+        "Whether a DNS server counts as answering (1) or is skipped as down (0), by server"
+    );
+    describe_gauge!(
+        "hostloc_dns_server_rtt_seconds",
+        metrics::Unit::Seconds,
+        "Smoothed round-trip time of a DNS server's answers, by server"
+    );
+    describe_gauge!(
+        "hostloc_dns_server_window",
+        "DNS queries a server may have in flight at once now, by server"
+    );
+    describe_gauge!(
+        "hostloc_dns_server_in_flight",
+        "DNS queries in flight to a server now, by server"
+    );
+    describe_counter!(
+        "hostloc_dns_queries_total",
+        "DNS queries sent, by server and protocol (udp or tcp)"
+    );
+    describe_counter!(
+        "hostloc_dns_responses_dropped_total",
+        "DNS messages dropped, by server and reason (unknown_id, wrong_question and wrong_case \
+         are likely forgeries; late answers came after their query gave up)"
+    );
+    describe_counter!(
+        "hostloc_dns_retries_total",
+        "DNS tries that moved on (next server, TCP, or without EDNS), by server and reason"
+    );
+    describe_counter!(
+        "hostloc_dns_tcp_connections_total",
+        "TCP connections opened to a DNS server, by server"
+    );
+    describe_counter!(
+        "hostloc_dns_socket_rotations_total",
+        "UDP sockets replaced by one on a fresh random port, by server"
+    );
+    describe_counter!(
+        "hostloc_dns_questions_merged_total",
+        "DNS questions that joined an identical one in flight instead of being sent"
+    );
+    describe_counter!(
+        "hostloc_dns_questions_not_sent_total",
+        "DNS questions never sent because hostloc's queue was full (outcome error, queue_full)"
+    );
+    describe_gauge!(
+        "hostloc_dns_questions_queued",
+        "DNS questions waiting for room at a busy server now"
+    );
 }
 
 /// Creates the labelled counters at zero, so that dashboards and alerts see every series
@@ -190,5 +247,48 @@ pub(crate) fn render(state: &AppState) -> String {
         0.0
     };
     metrics::gauge!("hostloc_data_reload_failing").set(failing);
+    dns_transport(state.pipeline.dns_cache().resolver());
     state.metrics.render()
+}
+
+/// Copies the pooled DNS transport's counters and health into the recorder.
+fn dns_transport(resolver: &DnsResolver) {
+    let Some(stats) = resolver.transport_stats() else {
+        return;
+    };
+    for server in &stats.servers {
+        let label = server.server.to_string();
+        let gauge = |name: &'static str, value: f64| {
+            metrics::gauge!(name, "server" => label.clone()).set(value);
+        };
+        gauge("hostloc_dns_server_up", if server.up { 1.0 } else { 0.0 });
+        if let Some(rtt) = server.rtt {
+            gauge("hostloc_dns_server_rtt_seconds", rtt.as_secs_f64());
+        }
+        gauge("hostloc_dns_server_window", server.window as f64);
+        gauge("hostloc_dns_server_in_flight", server.in_flight as f64);
+        let counters = &server.counters;
+        for (protocol, count) in [("udp", counters.udp_queries), ("tcp", counters.tcp_queries)] {
+            metrics::counter!("hostloc_dns_queries_total", "server" => label.clone(),
+                "protocol" => protocol)
+            .absolute(count);
+        }
+        metrics::counter!("hostloc_dns_tcp_connections_total", "server" => label.clone())
+            .absolute(counters.tcp_connections);
+        metrics::counter!("hostloc_dns_socket_rotations_total", "server" => label.clone())
+            .absolute(counters.socket_rotations);
+        for (reason, count) in &counters.dropped {
+            metrics::counter!("hostloc_dns_responses_dropped_total", "server" => label.clone(),
+                "reason" => *reason)
+            .absolute(*count);
+        }
+        for (reason, count) in &counters.retries {
+            metrics::counter!("hostloc_dns_retries_total", "server" => label.clone(),
+                "reason" => *reason)
+            .absolute(*count);
+        }
+    }
+    metrics::counter!("hostloc_dns_questions_merged_total").absolute(stats.merged);
+    metrics::counter!("hostloc_dns_questions_not_sent_total").absolute(stats.not_sent);
+    metrics::gauge!("hostloc_dns_questions_queued").set(stats.queued as f64);
 }

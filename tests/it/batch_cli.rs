@@ -620,7 +620,7 @@ fn sigint_flushes_what_is_done_exits_1_and_resume_completes() {
 fn without_times(value: &mut Value) {
     match value {
         Value::Object(object) => {
-            for key in ["looked_up_at", "resolved_at", "from_cache"] {
+            for key in ["looked_up_at", "resolved_at", "from_cache", "cache_age"] {
                 object.remove(key);
             }
             object.values_mut().for_each(without_times);

@@ -110,6 +110,7 @@ fn stable(mut result: Value) -> Value {
     if let Some(dns) = object.get_mut("dns").and_then(Value::as_object_mut) {
         dns.remove("resolved_at");
         dns.remove("from_cache");
+        dns.remove("cache_age");
     }
     result
 }
@@ -521,6 +522,87 @@ async fn health_readiness_openapi_and_metrics_answer() {
         &[("role", "asn"), ("source", "asn")],
     );
     assert!(age > 100.0 * 86_400.0, "age {age}");
+}
+
+/// The pooled DNS transport's health and counters, forgeries among them, are in `/metrics`.
+#[tokio::test]
+async fn dns_server_health_and_forgeries_are_metrics() {
+    use crate::support::{Datagram, ScriptedDns, a_record, reply};
+    use hickory_server::proto::rr::RecordType;
+    let world = TestWorld::new();
+    // Every answer comes after a forgery with an ID no query has.
+    let dns = ScriptedDns::udp(|query| {
+        let question = &query.queries[0];
+        let answers = if question.query_type() == RecordType::A {
+            vec![a_record(question.name(), Ipv4Addr::new(95, 211, 0, 1))]
+        } else {
+            Vec::new()
+        };
+        let mut forged = reply(query, answers.clone());
+        forged.metadata.id = query.metadata.id.wrapping_add(1);
+        vec![
+            Datagram::Reply(forged),
+            Datagram::Reply(reply(query, answers)),
+        ]
+    });
+    let server = Server::start(
+        support::pipeline(&world, dns.addr()),
+        HttpSettings::default(),
+    )
+    .await;
+    assert_eq!(
+        server.lookup("files.example.nl").await["verdict"],
+        "domestic"
+    );
+    let text = server.metrics().await;
+    let label = dns.addr().to_string();
+    let of_server = |name: &str, extra: &[(&str, &str)]| {
+        let mut labels = vec![("server", label.as_str())];
+        labels.extend_from_slice(extra);
+        metric(&text, name, &labels)
+    };
+    assert_eq!(of_server("hostloc_dns_server_up", &[]), 1.0, "{text}");
+    assert!(
+        of_server("hostloc_dns_server_rtt_seconds", &[]) > 0.0,
+        "{text}"
+    );
+    assert_eq!(
+        of_server("hostloc_dns_queries_total", &[("protocol", "udp")]),
+        2.0
+    );
+    assert_eq!(
+        of_server(
+            "hostloc_dns_responses_dropped_total",
+            &[("reason", "unknown_id")]
+        ),
+        2.0,
+        "{text}"
+    );
+    // Series exist before anything happened to them, so alerts can watch them.
+    let server_label = format!("server=\"{label}\"");
+    for (name, label) in [
+        ("hostloc_dns_retries_total{", "reason=\"timeout\""),
+        ("hostloc_dns_retries_total{", "reason=\"servfail\""),
+        (
+            "hostloc_dns_responses_dropped_total{",
+            "reason=\"wrong_case\"",
+        ),
+        ("hostloc_dns_socket_rotations_total{", ""),
+    ] {
+        assert!(
+            text.lines().any(|line| line.starts_with(name)
+                && line.contains(label)
+                && line.contains(&server_label)),
+            "missing {name}{label} in\n{text}"
+        );
+    }
+    for series in [
+        "hostloc_dns_questions_not_sent_total 0",
+        "hostloc_dns_questions_merged_total 0",
+        "# HELP hostloc_dns_responses_dropped_total",
+    ] {
+        assert!(text.contains(series), "missing {series} in\n{text}");
+    }
 }
 
 /// Data older than `--max-data-age` is named in every result, on `/readyz` and in the metrics;

@@ -142,6 +142,11 @@ impl Fixture {
         self.lookup_by(DnsTransport::default(), raw).await
     }
 
+    /// A pipeline over the fixture with the default DNS cache.
+    fn cached(&self) -> hostloc::Pipeline {
+        support::cached_pipeline(&self.world, self.dns.addr())
+    }
+
     /// A pipeline over the fixture without a DNS cache, with `settings`.
     fn uncached(&self, settings: PipelineSettings) -> hostloc::Pipeline {
         let no_cache = CacheSettings {
@@ -366,8 +371,16 @@ async fn the_report_carries_its_evidence() {
     };
     assert_eq!((a.record_type.as_str(), a.answers), ("A", 1));
     assert_eq!((aaaa.record_type.as_str(), aaaa.answers), ("AAAA", 1));
+    assert_eq!(
+        dns.servers.as_deref(),
+        Some(&[fixture.dns.addr().to_string()][..])
+    );
+    assert_eq!(dns.transport, "pooled");
+    assert_eq!((dns.from_cache, dns.cache_age), (false, 0));
+    assert_eq!(dns.error, None);
     let address = &report.addresses[0];
     assert_eq!(address.ip.to_string(), "95.211.0.1");
+    assert_eq!(address.ttl, Some(300), "as the server gave it");
     assert!(address.public);
     assert_eq!(address.country.as_deref(), Some("NL"));
     assert_eq!(address.registered_country.as_deref(), Some("NL"));
@@ -544,12 +557,7 @@ async fn a_server_that_never_answers_gives_timeout_in_bounded_time() {
 #[tokio::test]
 async fn repeated_hosts_are_resolved_once_while_cached() {
     let fixture = Fixture::new();
-    let pipeline = support::pipeline_with(
-        &fixture.world,
-        fixture.dns.addr(),
-        CacheSettings::default(),
-        PipelineSettings::default(),
-    );
+    let pipeline = fixture.cached();
     let lookups = (0..20).map(|i| {
         let pipeline = pipeline.clone();
         async move { pipeline.lookup(&format!("http://us.example/{i}")).await }
@@ -568,6 +576,23 @@ async fn repeated_hosts_are_resolved_once_while_cached() {
             .count()
             >= 19
     );
+}
+
+#[tokio::test]
+async fn a_cached_answer_says_how_old_it_is() {
+    let fixture = Fixture::new();
+    let pipeline = fixture.cached();
+    let fresh = pipeline.lookup("us.example").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let cached = pipeline.lookup("us.example").await;
+    let (fresh_dns, cached_dns) = (fresh.dns.unwrap(), cached.dns.unwrap());
+    assert_eq!((fresh_dns.from_cache, fresh_dns.cache_age), (false, 0));
+    assert!(cached_dns.from_cache);
+    assert!(cached_dns.cache_age >= 1, "{cached_dns:?}");
+    assert_eq!(cached_dns.resolved_at, fresh_dns.resolved_at);
+    // The TTLs stay as the server gave them; the age says how much of them has passed.
+    assert_eq!(cached.addresses[0].ttl, Some(120));
+    assert_eq!(cached_dns.ttl, Some(120));
 }
 
 #[tokio::test]

@@ -9,6 +9,12 @@
 //!
 //! [`BlackHoleDns`] owns a UDP socket that swallows every query, for timeout tests.
 //!
+//! [`ScriptedDns`] is a server that misbehaves as a test needs, where hickory-server would not:
+//! for every query the test's scripts say what goes back over UDP (forged IDs, another case,
+//! another port, raw bytes) and over TCP (wrong IDs, short frames, a closed connection). It
+//! records what it saw on the wire: the source port and EDNS of every UDP query, and the TCP
+//! connections and queries. [`closed_port`] gives a loopback port nothing listens on.
+//!
 //! The server answers like a recursive resolver would (RA set, CNAME chains followed
 //! inside the table) while looking authoritative (AA set, SOA in negative answers), so
 //! resolvers cache its answers by the usual rules.
@@ -20,7 +26,7 @@ use std::{
     collections::HashMap,
     future::Future,
     io,
-    net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket},
     pin::Pin,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
@@ -34,7 +40,7 @@ use hickory_server::{
     Server,
     net::{runtime::Time, xfer::Protocol},
     proto::{
-        op::{Edns, Header, HeaderCounts, Metadata, OpCode, ResponseCode},
+        op::{Edns, Header, HeaderCounts, Message, Metadata, OpCode, ResponseCode},
         rr::{
             Name, RData, Record, RecordType,
             rdata::{A, AAAA, CNAME, SOA},
@@ -123,7 +129,16 @@ impl TestDns {
     /// If no loopback port is free for both UDP and TCP, or the server's thread or
     /// runtime cannot be created.
     pub(crate) fn start() -> TestDns {
-        let (udp, tcp) = bind_udp_and_tcp().expect("bind the test DNS server on 127.0.0.1");
+        TestDns::start_on(IpAddr::V4(Ipv4Addr::LOCALHOST))
+    }
+
+    /// [`TestDns::start`] on another loopback address, e.g. `::1`.
+    ///
+    /// # Panics
+    ///
+    /// As [`TestDns::start`].
+    pub(crate) fn start_on(ip: IpAddr) -> TestDns {
+        let (udp, tcp) = bind_udp_and_tcp(ip).expect("bind the test DNS server on loopback");
         let addr = udp
             .local_addr()
             .expect("read the test DNS server's address");
@@ -288,10 +303,10 @@ fn drain(socket: &UdpSocket, stop: &AtomicBool) {
 
 /// Binds UDP on a free loopback port and TCP on the same port, retrying with another
 /// port when TCP finds that port taken.
-fn bind_udp_and_tcp() -> io::Result<(UdpSocket, TcpListener)> {
+fn bind_udp_and_tcp(ip: IpAddr) -> io::Result<(UdpSocket, TcpListener)> {
     let mut last_error = None;
     for _ in 0..20 {
-        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let udp = UdpSocket::bind((ip, 0))?;
         match TcpListener::bind(udp.local_addr()?) {
             Ok(tcp) => {
                 // Tokio needs non-blocking sockets to take them over.
@@ -631,4 +646,295 @@ fn not_sent(request: &Request) -> ResponseInfo {
         counts: HeaderCounts::default(),
     };
     ResponseInfo::from(header)
+}
+
+/// A loopback UDP (and TCP) port that nothing listens on: queries sent there get ICMP "port
+/// unreachable" (UDP) or a refused connection (TCP).
+///
+/// # Panics
+///
+/// If no loopback port can be bound to find one.
+pub(crate) fn closed_port() -> SocketAddr {
+    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a port to close");
+    socket.local_addr().expect("read the port")
+}
+
+/// What a [`ScriptedDns`] sends back over UDP for one query.
+pub(crate) enum Datagram {
+    /// This message, from the server's address and port.
+    Reply(Message),
+    /// This message from another port of the same address, as an off-path forger would send.
+    FromElsewhere(Message),
+}
+
+/// What a [`ScriptedDns`] sends back over TCP for one query.
+pub(crate) enum Frame {
+    /// This message, with its two-byte length.
+    Reply(Message),
+    /// These bytes as they are (e.g. a length prefix promising more than follows).
+    Raw(Vec<u8>),
+    /// Close the connection.
+    Close,
+}
+
+/// What a [`ScriptedDns`] saw on the wire.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct WireLog {
+    /// The source port of every UDP query, in arrival order.
+    pub(crate) udp_ports: Vec<u16>,
+    /// Every UDP query.
+    pub(crate) udp_queries: Vec<Message>,
+    /// TCP connections accepted.
+    pub(crate) tcp_connections: usize,
+    /// Every TCP query.
+    pub(crate) tcp_queries: Vec<Message>,
+}
+
+type UdpScript = dyn Fn(&Message) -> Vec<Datagram> + Send + Sync;
+type TcpScript = dyn Fn(&Message) -> Vec<Frame> + Send + Sync;
+
+/// A name server on loopback whose every reply is written by the test (see the module doc).
+/// Dropping it stops its threads.
+pub(crate) struct ScriptedDns {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    log: Arc<Mutex<WireLog>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl ScriptedDns {
+    /// How often the threads check whether they should stop.
+    const POLL: Duration = Duration::from_millis(20);
+
+    /// A UDP-only server on `127.0.0.1` (nothing listens on its TCP port).
+    pub(crate) fn udp(
+        script: impl Fn(&Message) -> Vec<Datagram> + Send + Sync + 'static,
+    ) -> ScriptedDns {
+        ScriptedDns::start(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            script,
+            None::<fn(&Message) -> Vec<Frame>>,
+        )
+    }
+
+    /// A server on `ip` answering UDP by `udp` and, when given, TCP on the same port by `tcp`.
+    ///
+    /// # Panics
+    ///
+    /// If the sockets or threads cannot be created.
+    pub(crate) fn start(
+        ip: IpAddr,
+        udp: impl Fn(&Message) -> Vec<Datagram> + Send + Sync + 'static,
+        tcp: Option<impl Fn(&Message) -> Vec<Frame> + Send + Sync + 'static>,
+    ) -> ScriptedDns {
+        let (socket, listener) = bind_udp_and_tcp(ip).expect("bind the scripted DNS");
+        let addr = socket.local_addr().expect("scripted DNS address");
+        let forger = UdpSocket::bind((ip, 0)).expect("bind a forger");
+        socket.set_nonblocking(false).expect("blocking UDP");
+        socket
+            .set_read_timeout(Some(Self::POLL))
+            .expect("set a read timeout");
+        let stop = Arc::new(AtomicBool::new(false));
+        let log = Arc::new(Mutex::new(WireLog::default()));
+        let mut threads = Vec::new();
+        let udp: Arc<UdpScript> = Arc::new(udp);
+        threads.push(std::thread::spawn({
+            let (stop, log) = (Arc::clone(&stop), Arc::clone(&log));
+            move || serve_udp(&socket, &forger, &*udp, &stop, &log)
+        }));
+        if let Some(tcp) = tcp {
+            let tcp: Arc<TcpScript> = Arc::new(tcp);
+            threads.push(std::thread::spawn({
+                let (stop, log) = (Arc::clone(&stop), Arc::clone(&log));
+                move || serve_tcp(&listener, &tcp, &stop, &log)
+            }));
+        } else {
+            drop(listener);
+        }
+        ScriptedDns {
+            addr,
+            stop,
+            log,
+            threads,
+        }
+    }
+
+    /// The address (UDP, and TCP when scripted) the server listens on.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What the server saw so far.
+    pub(crate) fn log(&self) -> WireLog {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Drop for ScriptedDns {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve_udp(
+    socket: &UdpSocket,
+    forger: &UdpSocket,
+    script: &UdpScript,
+    stop: &AtomicBool,
+    log: &Mutex<WireLog>,
+) {
+    let mut buffer = [0_u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((length, client)) = socket.recv_from(&mut buffer) else {
+            continue;
+        };
+        let Ok(query) = Message::from_vec(&buffer[..length]) else {
+            continue;
+        };
+        {
+            let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+            log.udp_ports.push(client.port());
+            log.udp_queries.push(query.clone());
+        }
+        for datagram in script(&query) {
+            let (sender, message) = match datagram {
+                Datagram::Reply(message) => (socket, message),
+                Datagram::FromElsewhere(message) => (forger, message),
+            };
+            let bytes = message.to_vec().expect("encode a scripted reply");
+            // The client may be gone already; nothing to do then.
+            let _ = sender.send_to(&bytes, client);
+        }
+    }
+}
+
+fn serve_tcp(
+    listener: &TcpListener,
+    script: &Arc<TcpScript>,
+    stop: &Arc<AtomicBool>,
+    log: &Arc<Mutex<WireLog>>,
+) {
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    let mut connections = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                log.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .tcp_connections += 1;
+                let (script, stop, log) = (Arc::clone(script), Arc::clone(stop), Arc::clone(log));
+                connections.push(std::thread::spawn(move || {
+                    serve_connection(stream, &*script, &stop, &log);
+                }));
+            }
+            Err(_) => std::thread::sleep(ScriptedDns::POLL),
+        }
+    }
+    for connection in connections {
+        let _ = connection.join();
+    }
+}
+
+fn serve_connection(
+    mut stream: std::net::TcpStream,
+    script: &TcpScript,
+    stop: &AtomicBool,
+    log: &Mutex<WireLog>,
+) {
+    use std::io::{Read, Write};
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(ScriptedDns::POLL));
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        match stream.read(&mut buffer) {
+            Ok(0) => return,
+            Ok(read) => pending.extend_from_slice(&buffer[..read]),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(_) => return,
+        }
+        while pending.len() >= 2 {
+            let length = usize::from(u16::from_be_bytes([pending[0], pending[1]]));
+            if pending.len() < 2 + length {
+                break;
+            }
+            let frame: Vec<u8> = pending.drain(..2 + length).skip(2).collect();
+            let Ok(query) = Message::from_vec(&frame) else {
+                continue;
+            };
+            log.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .tcp_queries
+                .push(query.clone());
+            for reply in script(&query) {
+                let bytes = match reply {
+                    Frame::Reply(message) => {
+                        let body = message.to_vec().expect("encode a scripted reply");
+                        let mut framed = u16::try_from(body.len())
+                            .expect("a short reply")
+                            .to_be_bytes()
+                            .to_vec();
+                        framed.extend_from_slice(&body);
+                        framed
+                    }
+                    Frame::Raw(bytes) => bytes,
+                    Frame::Close => {
+                        let _ = stream.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                };
+                if stream.write_all(&bytes).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The reply a well-behaved server would send to `query`: same ID, the question echoed exactly
+/// (case included), recursion available, `answers`.
+pub(crate) fn reply(query: &Message, answers: Vec<Record>) -> Message {
+    let mut message = Message::response(query.metadata.id, OpCode::Query);
+    message.metadata.recursion_desired = query.metadata.recursion_desired;
+    message.metadata.recursion_available = true;
+    message.metadata.response_code = ResponseCode::NoError;
+    message.add_queries(query.queries.iter().cloned());
+    message.add_answers(answers);
+    message
+}
+
+/// An A record (TTL 300) for `owner`.
+pub(crate) fn a_record(owner: &Name, ip: Ipv4Addr) -> Record {
+    Record::from_rdata(owner.clone(), 300, RData::A(A(ip)))
+}
+
+/// The answer to `query` holding `ip` when it asks for A, nothing otherwise.
+pub(crate) fn a_answer(query: &Message, ip: Ipv4Addr) -> Vec<Record> {
+    let question = &query.queries[0];
+    if question.query_type() == RecordType::A {
+        vec![a_record(question.name(), ip)]
+    } else {
+        Vec::new()
+    }
+}
+
+/// A CNAME record (TTL 300) from `owner` to `target`.
+pub(crate) fn cname_record(owner: &str, target: &str) -> Record {
+    let name = |text: &str| Name::from_ascii(text).expect("a test name");
+    Record::from_rdata(name(owner), 300, RData::CNAME(CNAME(name(target))))
 }

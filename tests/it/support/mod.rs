@@ -21,7 +21,10 @@ use hostloc::pipeline::{DataPaths, DataSet, PipelineSettings};
 use hostloc::resolve::{DnsResolver, DnsSettings, DnsTransport};
 
 #[allow(unused_imports)] // Not every test module needs every type.
-pub(crate) use dns::{Answer, BlackHoleDns, TestDns};
+pub(crate) use dns::{
+    Answer, BlackHoleDns, Datagram, Frame, ScriptedDns, TestDns, a_answer, a_record, closed_port,
+    cname_record, reply,
+};
 pub(crate) use mmdb::TestWorld;
 
 /// `tests/fixtures` of this repository: test data from elsewhere, with its sources and
@@ -39,7 +42,7 @@ pub(crate) fn dns_settings(server: std::net::SocketAddr) -> DnsSettings {
         servers: vec![server],
         timeout: Duration::from_millis(300),
         attempts: 1,
-        transport: DnsTransport::default(),
+        ..DnsSettings::default()
     }
 }
 
@@ -67,6 +70,16 @@ pub(crate) fn pipeline_over(paths: DataPaths, server: std::net::SocketAddr) -> P
     )
 }
 
+/// A pipeline over `world`, asking `server`, with the default cache.
+pub(crate) fn cached_pipeline(world: &TestWorld, server: std::net::SocketAddr) -> Pipeline {
+    pipeline_with(
+        world,
+        server,
+        CacheSettings::default(),
+        PipelineSettings::default(),
+    )
+}
+
 /// A pipeline over `world`, asking `server`, with the cache off (every lookup asks DNS).
 pub(crate) fn pipeline(world: &TestWorld, server: std::net::SocketAddr) -> Pipeline {
     pipeline_with_transport(world, server, DnsTransport::default())
@@ -89,7 +102,8 @@ pub(crate) fn pipeline_with_transport(
     build_pipeline(world.paths(), &dns, cache, PipelineSettings::default())
 }
 
-fn build_pipeline(
+/// A pipeline over the data files of `paths` with these DNS, cache and pipeline settings.
+pub(crate) fn build_pipeline(
     paths: DataPaths,
     dns: &DnsSettings,
     cache: CacheSettings,
