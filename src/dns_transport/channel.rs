@@ -13,12 +13,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use hickory_resolver::proto::op::{DnsResponse, MessageType, OpCode, Query};
-use tokio::sync::{Notify, oneshot};
+use std::sync::OnceLock;
+
+use tokio::sync::oneshot;
+use tokio::task::AbortHandle;
 
 use super::server::Counters;
 
-/// How many IDs of queries that gave up without an answer a channel remembers, so that their
-/// late answers are told apart from forgeries.
+/// How many IDs of queries that gave up without an answer (or were resent) a channel
+/// remembers, so that their late or duplicate answers are told apart from forgeries.
 const REMEMBERED_ABANDONED: usize = 1024;
 
 /// Why an incoming message was not taken as an answer.
@@ -30,7 +33,8 @@ pub(crate) enum Dropped {
     NotResponse,
     /// No pending query has its ID, nor had one recently.
     UnknownId,
-    /// The ID belonged to a query that had already given up: a late answer, not a forgery.
+    /// The ID belonged to a query that had already given up, or was answered already after it
+    /// had been resent: a late or duplicate answer, not a forgery.
     Late,
     /// The message does not decode.
     Malformed,
@@ -96,8 +100,8 @@ pub(super) struct Channel {
     exact_case: bool,
     /// Set when no new query will be registered; the receive task ends once none is pending.
     retired: AtomicBool,
-    /// Woken when the last pending query of a retired channel ends.
-    drained: Notify,
+    /// The task receiving for this channel, stopped once it is retired and drained.
+    receiver: OnceLock<AbortHandle>,
 }
 
 #[derive(Default)]
@@ -106,8 +110,19 @@ struct PendingQueries {
     /// Tells apart successive queries that drew the same ID, so a finished query never removes
     /// its successor's entry.
     next_ticket: u64,
-    /// IDs of queries that gave up without an answer, newest last; the oldest are forgotten.
+    /// IDs of queries that gave up without an answer, or were sent more than once, newest last;
+    /// the oldest are forgotten.
     abandoned: VecDeque<u16>,
+}
+
+impl PendingQueries {
+    /// Keeps `id` among those whose answers are late rather than forged.
+    fn remember(&mut self, id: u16) {
+        if self.abandoned.len() == REMEMBERED_ABANDONED {
+            self.abandoned.pop_front();
+        }
+        self.abandoned.push_back(id);
+    }
 }
 
 struct Waiter {
@@ -123,7 +138,7 @@ impl Channel {
             counters,
             exact_case,
             retired: AtomicBool::new(false),
-            drained: Notify::new(),
+            receiver: OnceLock::new(),
         }
     }
 
@@ -152,6 +167,7 @@ impl Channel {
             channel: Arc::clone(self),
             id,
             ticket,
+            resent: false,
         };
         (registration, receiver)
     }
@@ -224,24 +240,28 @@ impl Channel {
         self.pending().by_id.len()
     }
 
-    /// Takes no new queries from now on; [`Channel::drained`] resolves once none is pending.
+    /// Names the task that receives for this channel, to be stopped once the channel is
+    /// retired and nothing is pending.
+    pub(super) fn set_receiver(&self, receiver: AbortHandle) {
+        let _ = self.receiver.set(receiver);
+    }
+
+    /// Takes no new queries from now on; the receiving task stops once none is pending.
     pub(super) fn retire(&self) {
         self.retired.store(true, Ordering::Release);
-        self.drained.notify_one();
+        if self.pending().by_id.is_empty() {
+            self.stop_receiver();
+        }
     }
 
     pub(super) fn is_retired(&self) -> bool {
         self.retired.load(Ordering::Acquire)
     }
 
-    /// Whether the channel is retired and nothing waits on it any more.
-    pub(super) fn is_drained(&self) -> bool {
-        self.is_retired() && self.pending().by_id.is_empty()
-    }
-
-    /// Resolves when a retired channel may have become drained.
-    pub(super) async fn wait_drained(&self) {
-        self.drained.notified().await;
+    fn stop_receiver(&self) {
+        if let Some(receiver) = self.receiver.get() {
+            receiver.abort();
+        }
     }
 
     /// The pending table. A panic while it was held left it consistent (every change is one
@@ -257,12 +277,23 @@ pub(super) struct Registration {
     channel: Arc<Channel>,
     id: u16,
     ticket: u64,
+    /// Whether the query went out more than once, so more than one answer may come back.
+    resent: bool,
 }
 
 impl Registration {
     /// The query ID on the wire.
     pub(super) fn id(&self) -> u16 {
         self.id
+    }
+
+    /// Notes that the query is sent again: from now on, an answer to one copy after another
+    /// was taken is late, not forged.
+    pub(super) fn resent(&mut self) {
+        if !self.resent {
+            self.resent = true;
+            self.channel.pending().remember(self.id);
+        }
     }
 }
 
@@ -271,21 +302,21 @@ impl Drop for Registration {
         let mut pending = self.channel.pending();
         // After an answer the entry is gone already, and the ID may belong to a newer query by
         // now; the ticket tells.
-        if pending
+        let abandoned = pending
             .by_id
             .get(&self.id)
-            .is_some_and(|waiter| waiter.ticket == self.ticket)
-        {
+            .is_some_and(|waiter| waiter.ticket == self.ticket);
+        if abandoned {
             pending.by_id.remove(&self.id);
-            if pending.abandoned.len() == REMEMBERED_ABANDONED {
-                pending.abandoned.pop_front();
+            if !self.resent {
+                pending.remember(self.id);
             }
-            pending.abandoned.push_back(self.id);
         }
-        let drained = pending.by_id.is_empty();
+        // Checked under the lock, so that this and `retire` cannot both miss the last query.
+        let drained = pending.by_id.is_empty() && self.channel.is_retired();
         drop(pending);
-        if drained && self.channel.is_retired() {
-            self.channel.drained.notify_one();
+        if drained {
+            self.channel.stop_receiver();
         }
     }
 }
@@ -413,6 +444,21 @@ mod tests {
         assert_eq!(
             channel.deliver(&response_bytes(id.wrapping_add(1), sent)),
             Some(Dropped::UnknownId)
+        );
+    }
+
+    #[test]
+    fn a_second_answer_to_a_resent_query_is_late_not_forged() {
+        let channel = channel(true);
+        let sent = query("twice.example.");
+        let (mut registration, _reply) = channel.register(sent.clone());
+        registration.resent();
+        let id = registration.id();
+        assert_eq!(channel.deliver(&response_bytes(id, sent.clone())), None);
+        drop(registration);
+        assert_eq!(
+            channel.deliver(&response_bytes(id, sent)),
+            Some(Dropped::Late)
         );
     }
 

@@ -137,15 +137,20 @@ impl UdpPool {
             .map_err(|error| UdpFailure::Io(Arc::new(error)))?;
         let mut sent = question.clone();
         sent.name.randomize_label_case();
-        let (registration, mut reply) = socket.channel.register(sent.clone());
+        let (mut registration, mut reply) = socket.channel.register(sent.clone());
         let datagram = encode(registration.id(), &sent, edns)
             .map_err(|error| UdpFailure::Io(Arc::new(io::Error::other(error))))?;
         self.counters.udp_query();
         socket.send(&datagram).await?;
         for _ in 1..SENDS_PER_TRY {
             tokio::select! {
+                // An answer already there wins over a resend that is due.
+                biased;
                 reply = &mut reply => return received(reply),
-                () = tokio::time::sleep(RESEND_INTERVAL) => socket.send(&datagram).await?,
+                () = tokio::time::sleep(RESEND_INTERVAL) => {
+                    registration.resent();
+                    socket.send(&datagram).await?;
+                }
             }
         }
         received(reply.await)
@@ -230,37 +235,31 @@ fn received(
     }
 }
 
-/// The receive loop of one socket: every datagram goes to the channel. Ends once the socket is
-/// retired and its last query has ended.
+/// The receive loop of one socket: every datagram goes to the channel. The channel stops it
+/// once the socket is retired and its last query has ended.
 async fn receive(socket: Arc<PooledSocket>) {
     let mut buffer = vec![0_u8; MAX_MESSAGE_BYTES];
     let mut errors_in_a_row = 0;
     loop {
-        tokio::select! {
-            received = socket.socket.recv(&mut buffer) => match received {
-                Ok(length) => {
-                    errors_in_a_row = 0;
-                    socket.channel.deliver(&buffer[..length]);
+        match socket.socket.recv(&mut buffer).await {
+            Ok(length) => {
+                errors_in_a_row = 0;
+                socket.channel.deliver(&buffer[..length]);
+            }
+            // An ICMP "port unreachable": nothing listens on the server's port, so no query
+            // pending here will be answered.
+            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                socket.channel.fail_all(|| Reply::Refused);
+            }
+            Err(error) => {
+                tracing::debug!(%error, "DNS receive error");
+                errors_in_a_row += 1;
+                if errors_in_a_row >= ERRORS_BEFORE_REPLACING {
+                    socket.channel.retire();
                 }
-                // An ICMP "port unreachable": nothing listens on the server's port, so no query
-                // pending here will be answered.
-                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
-                    socket.channel.fail_all(|| Reply::Refused);
-                }
-                Err(error) => {
-                    tracing::debug!(%error, "DNS receive error");
-                    errors_in_a_row += 1;
-                    if errors_in_a_row >= ERRORS_BEFORE_REPLACING {
-                        socket.channel.retire();
-                    }
-                    // Do not spin on a socket that keeps failing.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            },
-            () = socket.channel.wait_drained() => {}
-        }
-        if socket.channel.is_drained() {
-            return;
+                // Do not spin on a socket that keeps failing.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
         }
     }
 }
@@ -277,7 +276,8 @@ fn open_socket(server: SocketAddr, counters: &Arc<Counters>) -> io::Result<Arc<P
         opened: Instant::now(),
         replacing: AtomicBool::new(false),
     });
-    runtime.spawn(receive(Arc::clone(&socket)));
+    let receiver = runtime.spawn(receive(Arc::clone(&socket)));
+    socket.channel.set_receiver(receiver.abort_handle());
     Ok(socket)
 }
 

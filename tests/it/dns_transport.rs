@@ -189,8 +189,13 @@ async fn thousands_of_concurrent_queries_each_get_their_own_answer() {
     let stats = resolver.transport_stats().expect("pooled has counters");
     assert_eq!(stats.in_flight(), 0);
     assert_eq!(stats.questions_in_flight, 0);
-    let dropped = stats.total(|server| server.counters.dropped.iter().map(|(_, n)| n).sum());
-    assert_eq!(dropped, 0, "{stats:?}");
+    // Nothing dropped looked forged (a query resent under load may be answered twice: the second
+    // answer is late, not suspicious).
+    for reason in ["unknown_id", "wrong_question", "wrong_case", "malformed"] {
+        let dropped =
+            stats.total(|server| CounterSnapshot::count(&server.counters.dropped, reason));
+        assert_eq!(dropped, 0, "{reason}: {stats:?}");
+    }
     // 10 000 queries over four sockets replace each socket about twice (every 1 024 queries).
     let rotations = stats.total(|server| server.counters.socket_rotations);
     assert!((4..=12).contains(&rotations), "{stats:?}");
@@ -224,10 +229,10 @@ async fn late_answers_after_a_timeout_neither_leak_nor_confuse_later_queries() {
     let stats = resolver.transport_stats().unwrap();
     assert_eq!(stats.in_flight(), 0);
     let counters = &stats.servers[0].counters;
-    // The late A and AAAA answers arrived and were dropped as late, not as forgeries.
-    assert_eq!(
-        CounterSnapshot::count(&counters.dropped, "late"),
-        2,
+    // The late A and AAAA answers arrived and were dropped as late, not as forgeries (on a busy
+    // machine a later query may be resent and answered twice: late too).
+    assert!(
+        CounterSnapshot::count(&counters.dropped, "late") >= 2,
         "{counters:?}"
     );
     assert_eq!(
