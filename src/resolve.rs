@@ -408,6 +408,13 @@ impl DnsResolver {
     /// Asks for A and AAAA of `host` (a lower-case ASCII name without trailing dot)
     /// concurrently and combines the answers. Never fails: failures are outcomes.
     pub async fn resolve(&self, host: &str) -> Resolution {
+        // Two questions through any transport make a large state (kilobytes); boxed, it is
+        // allocated once rather than copied with every future that holds a lookup (batch spawns
+        // one per row, and tokio and the ordering stream move each several times).
+        Box::pin(self.resolve_in_place(host)).await
+    }
+
+    async fn resolve_in_place(&self, host: &str) -> Resolution {
         let mut name = match Name::from_ascii(host) {
             Ok(name) => name,
             Err(_) => return self.unasked(DnsOutcome::Error, Some(DnsFailure::Transport)),

@@ -60,19 +60,20 @@ mod udp;
 mod window;
 
 use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use futures::FutureExt;
-use futures::future::{BoxFuture, Shared, WeakShared};
 use hickory_resolver::proto::ProtoError;
 use hickory_resolver::proto::op::{
     DnsResponse, Edns, Message, MessageType, OpCode, Query, ResponseCode,
 };
 use hickory_resolver::proto::rr::{Name, RecordType};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 pub use server::{CounterSnapshot, ServerStats};
@@ -82,6 +83,9 @@ use server::{Counters, Health, Retry, Usable};
 use tcp::{TcpFailure, TcpLink};
 use udp::{UdpFailure, UdpPool};
 use window::Window;
+
+/// Shards of the table of questions in flight.
+const FLIGHT_SHARDS: usize = 64;
 
 /// The UDP payload size advertised with EDNS0: the DNS flag day 2020 value, which avoids IP
 /// fragmentation on any common path.
@@ -202,7 +206,10 @@ struct Inner {
     queued: AtomicUsize,
     not_sent: AtomicU64,
     merged: AtomicU64,
-    flights: Mutex<Flights>,
+    /// Questions in flight, in shards by the question's hash, so that concurrent questions
+    /// rarely wait for one another's lock.
+    flights: Box<[Mutex<Flights>]>,
+    shard_of: RandomState,
 }
 
 impl Drop for Inner {
@@ -214,14 +221,26 @@ impl Drop for Inner {
     }
 }
 
-/// Questions in flight, so identical ones are asked once.
+/// Questions in flight, so identical ones are asked once; by the question's hash, computed once
+/// per question.
 #[derive(Default)]
 struct Flights {
-    by_question: HashMap<Query, (u64, WeakShared<Flight>)>,
+    by_hash: HashMap<u64, Flight>,
     next_generation: u64,
 }
 
-type Flight = BoxFuture<'static, Result<Exchange, TransportError>>;
+/// One question on the wire: who else waits for its answer.
+struct Flight {
+    question: Query,
+    generation: u64,
+    waiters: Vec<oneshot::Sender<Result<Exchange, TransportError>>>,
+}
+
+/// A shard of questions in flight. A panic while it was held left it consistent (every change
+/// is one insert or remove), so poisoning is ignored.
+fn lock(flights: &Mutex<Flights>) -> MutexGuard<'_, Flights> {
+    flights.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// One name server and everything the transport keeps about it.
 struct Server {
@@ -300,7 +319,10 @@ impl PooledClient {
                 queued: AtomicUsize::new(0),
                 not_sent: AtomicU64::new(0),
                 merged: AtomicU64::new(0),
-                flights: Mutex::new(Flights::default()),
+                flights: (0..FLIGHT_SHARDS)
+                    .map(|_| Mutex::new(Flights::default()))
+                    .collect(),
+                shard_of: RandomState::new(),
             }),
         })
     }
@@ -329,37 +351,58 @@ impl PooledClient {
         let mut name = name.clone();
         name.set_fqdn(true);
         let question = Query::query(name, record_type);
-        let flight = {
-            let mut flights = self.inner.flights();
-            let joined = flights
-                .by_question
-                .get(&question)
-                .and_then(|(_, flight)| flight.upgrade());
-            if let Some(flight) = joined {
-                self.inner.merged.fetch_add(1, Ordering::Relaxed);
-                flight
-            } else {
+        // Case-insensitive, as the question's equality is.
+        let hash = self.inner.shard_of.hash_one(&question);
+        loop {
+            let joined = {
+                let mut flights = self.inner.flights(hash);
                 let generation = flights.next_generation;
-                flights.next_generation += 1;
-                let inner = Arc::clone(&self.inner);
-                let asked = question.clone();
-                let flight: Shared<Flight> = async move {
-                    let _landing = Landing {
-                        inner: Arc::clone(&inner),
-                        question: asked.clone(),
+                match flights.by_hash.get_mut(&hash) {
+                    Some(flight) if flight.question == question => {
+                        let (sender, receiver) = oneshot::channel();
+                        flight.waiters.push(sender);
+                        Ok(receiver)
+                    }
+                    // Another question with the same 64-bit hash: asked on its own.
+                    Some(_) => Err(None),
+                    None => {
+                        flights.next_generation += 1;
+                        let flight = Flight {
+                            question: question.clone(),
+                            generation,
+                            waiters: Vec::new(),
+                        };
+                        flights.by_hash.insert(hash, flight);
+                        Err(Some(generation))
+                    }
+                }
+            };
+            let receiver = match joined {
+                Ok(receiver) => receiver,
+                Err(generation) => {
+                    // This asker flies the question; the landing hands its answer to whoever
+                    // joined meanwhile.
+                    let landing = generation.map(|generation| Landing {
+                        inner: &self.inner,
+                        hash,
                         generation,
-                    };
-                    inner.exchange(&asked, deadline).await
+                        landed: false,
+                    });
+                    let result = self.inner.exchange(&question, deadline).await;
+                    if let Some(landing) = landing {
+                        landing.deliver(&result);
+                    }
+                    return result;
                 }
-                .boxed()
-                .shared();
-                if let Some(weak) = flight.downgrade() {
-                    flights.by_question.insert(question, (generation, weak));
-                }
-                flight
+            };
+            self.inner.merged.fetch_add(1, Ordering::Relaxed);
+            match tokio::time::timeout_at(deadline, receiver).await {
+                Ok(Ok(result)) => return result,
+                // The asker gave up (its own deadline came first): ask anew.
+                Ok(Err(_)) => {}
+                Err(_elapsed) => return Err(TransportError::Timeout),
             }
-        };
-        flight.await
+        }
     }
 
     /// The transport's counters now.
@@ -379,7 +422,11 @@ impl PooledClient {
                     )
                 })
                 .collect(),
-            questions_in_flight: inner.flights().by_question.len(),
+            questions_in_flight: inner
+                .flights
+                .iter()
+                .map(|shard| lock(shard).by_hash.len())
+                .sum(),
             merged: inner.merged.load(Ordering::Relaxed),
             queued: inner.queued.load(Ordering::Relaxed),
             not_sent: inner.not_sent.load(Ordering::Relaxed),
@@ -387,29 +434,54 @@ impl PooledClient {
     }
 }
 
-/// Removes a question from [`Flights`] when its flight ends, however it ends.
-struct Landing {
-    inner: Arc<Inner>,
-    question: Query,
+/// Ends a question's flight in [`Flights`], however it ends: with its answer for every asker
+/// who joined, or, when the asker is cancelled, with nothing, so they ask anew.
+struct Landing<'flight> {
+    inner: &'flight Inner,
+    hash: u64,
     generation: u64,
+    landed: bool,
 }
 
-impl Drop for Landing {
-    fn drop(&mut self) {
-        let mut flights = self.inner.flights();
+impl Landing<'_> {
+    fn deliver(mut self, result: &Result<Exchange, TransportError>) {
+        self.landed = true;
+        if let Some(flight) = self.take() {
+            for waiter in flight.waiters {
+                // A waiter past its own deadline has gone; nobody to tell.
+                let _ = waiter.send(result.clone());
+            }
+        }
+    }
+
+    fn take(&self) -> Option<Flight> {
+        let mut flights = self.inner.flights(self.hash);
         if flights
-            .by_question
-            .get(&self.question)
-            .is_some_and(|(generation, _)| *generation == self.generation)
+            .by_hash
+            .get(&self.hash)
+            .is_some_and(|flight| flight.generation == self.generation)
         {
-            flights.by_question.remove(&self.question);
+            flights.by_hash.remove(&self.hash)
+        } else {
+            None
+        }
+    }
+}
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        if !self.landed {
+            // Dropping the flight drops its waiters' senders: they wake and ask anew.
+            drop(self.take());
         }
     }
 }
 
 impl Inner {
-    fn flights(&self) -> MutexGuard<'_, Flights> {
-        self.flights.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The shard of [`Flights`] that holds the question with this hash.
+    fn flights(&self, hash: u64) -> MutexGuard<'_, Flights> {
+        let index = usize::try_from(hash % self.flights.len() as u64).unwrap_or(0);
+        lock(&self.flights[index])
     }
 
     /// Rounds over the servers until one gives a usable answer (see "One question").
