@@ -143,14 +143,17 @@ impl Channel {
     }
 
     /// Reserves an ID that no pending query uses for `query` (as it goes on the wire) and
-    /// returns it with the receiver of its reply. The registration ends when the returned guard
-    /// is dropped, whatever happened.
-    pub(super) fn register(
-        self: &Arc<Self>,
-        query: Query,
-    ) -> (Registration, oneshot::Receiver<Reply>) {
-        let (reply, receiver) = oneshot::channel();
+    /// returns it with the receiver of its reply; `None` once the channel is retired (its
+    /// receiving task may have stopped already: an answer would never be read). The
+    /// registration ends when the returned guard is dropped, whatever happened.
+    pub(super) fn register(self: &Arc<Self>, query: Query) -> Option<Registered> {
         let mut pending = self.pending();
+        // Checked under the lock, as `retire` and the last registration check for the end:
+        // either this query is pending before they look, or it sees the channel retired.
+        if self.is_retired() {
+            return None;
+        }
+        let (reply, receiver) = oneshot::channel();
         let id = free_id(&pending.by_id);
         let ticket = pending.next_ticket;
         pending.next_ticket += 1;
@@ -169,7 +172,7 @@ impl Channel {
             ticket,
             resent: false,
         };
-        (registration, receiver)
+        Some((registration, receiver))
     }
 
     /// Screens `message` and hands it to the query waiting for it; counts it when dropped.
@@ -270,6 +273,9 @@ impl Channel {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+/// A query's registration and the receiver of its reply.
+pub(super) type Registered = (Registration, oneshot::Receiver<Reply>);
 
 /// A query's place in a channel's pending table, given back when the query ends however it ends
 /// (answer, timeout, cancellation).
@@ -378,7 +384,7 @@ mod tests {
     fn only_the_exact_question_is_accepted() {
         let channel = channel(true);
         let sent = query("wWw.ExAmple.");
-        let (registration, mut reply) = channel.register(sent.clone());
+        let (registration, mut reply) = channel.register(sent.clone()).unwrap();
         let id = registration.id();
         for (bytes, expected) in [
             (vec![0_u8; 5], Some(Dropped::Short)),
@@ -416,7 +422,7 @@ mod tests {
         let sent = query("wWw.ExAmple.");
         for (exact_case, expected) in [(true, Some(Dropped::WrongCase)), (false, None)] {
             let channel = channel(exact_case);
-            let (registration, mut reply) = channel.register(sent.clone());
+            let (registration, mut reply) = channel.register(sent.clone()).unwrap();
             let lower = response_bytes(registration.id(), query("www.example."));
             assert_eq!(channel.deliver(&lower), expected);
             let got = reply.try_recv().unwrap();
@@ -432,7 +438,7 @@ mod tests {
     fn an_answer_after_its_query_gave_up_is_late_not_forged() {
         let channel = channel(true);
         let sent = query("late.example.");
-        let (registration, _reply) = channel.register(sent.clone());
+        let (registration, _reply) = channel.register(sent.clone()).unwrap();
         let id = registration.id();
         drop(registration);
         for _copy in 0..3 {
@@ -448,10 +454,26 @@ mod tests {
     }
 
     #[test]
+    fn a_retired_channel_takes_no_new_query_but_answers_those_pending() {
+        let channel = channel(true);
+        let sent = query("pending.example.");
+        let (registration, mut reply) = channel.register(sent.clone()).unwrap();
+        channel.retire();
+        // Its receiving task may stop as soon as nothing is pending: a query registered now
+        // could wait for an answer no one reads.
+        assert!(channel.register(query("new.example.")).is_none());
+        assert_eq!(
+            channel.deliver(&response_bytes(registration.id(), sent)),
+            None
+        );
+        assert!(matches!(reply.try_recv(), Ok(Reply::Answer(_))));
+    }
+
+    #[test]
     fn a_second_answer_to_a_resent_query_is_late_not_forged() {
         let channel = channel(true);
         let sent = query("twice.example.");
-        let (mut registration, _reply) = channel.register(sent.clone());
+        let (mut registration, _reply) = channel.register(sent.clone()).unwrap();
         registration.resent();
         let id = registration.id();
         assert_eq!(channel.deliver(&response_bytes(id, sent.clone())), None);

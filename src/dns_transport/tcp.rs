@@ -128,7 +128,11 @@ impl TcpConnection {
         counters: &Counters,
     ) -> Result<DnsResponse, TcpFailure> {
         let broken = |message: &str| TcpFailure::Broken(Arc::new(io::Error::other(message)));
-        let (registration, reply) = self.channel.register(question.clone());
+        // A connection's channel is never retired; it is dropped with the connection.
+        let (registration, reply) = self
+            .channel
+            .register(question.clone())
+            .ok_or_else(|| broken("the TCP connection to the DNS server is closing"))?;
         // The reader marks the connection closed before it fails what waits; a query registered
         // after that would wait in vain.
         if self.closed.load(Ordering::Acquire) {

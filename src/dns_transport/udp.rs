@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use hickory_resolver::proto::op::{DEFAULT_RETRY_FLOOR, DnsResponse, Query};
 use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
 
-use super::channel::{Channel, Reply};
+use super::channel::{Channel, Registered, Reply};
 use super::encode;
 use super::server::Counters;
 
@@ -132,12 +133,9 @@ impl UdpPool {
         question: &Query,
         edns: bool,
     ) -> Result<DnsResponse, UdpFailure> {
-        let socket = self
-            .socket()
-            .map_err(|error| UdpFailure::Io(Arc::new(error)))?;
         let mut sent = question.clone();
         sent.name.randomize_label_case();
-        let (mut registration, mut reply) = socket.channel.register(sent.clone());
+        let (socket, (mut registration, mut reply)) = self.register(&sent)?;
         let datagram = encode(registration.id(), &sent, edns)
             .map_err(|error| UdpFailure::Io(Arc::new(io::Error::other(error))))?;
         self.counters.udp_query();
@@ -169,6 +167,23 @@ impl UdpPool {
         for slot in &self.slots {
             slot.load().channel.retire();
         }
+    }
+
+    /// Registers `sent` on the next socket that takes it. A socket retired meanwhile (another
+    /// query replaced it between our look and our registration) takes no new query; the next
+    /// look finds its replacement.
+    fn register(&self, sent: &Query) -> Result<(Arc<PooledSocket>, Registered), UdpFailure> {
+        for _ in 0..=SOCKETS_PER_SERVER {
+            let socket = self
+                .socket()
+                .map_err(|error| UdpFailure::Io(Arc::new(error)))?;
+            if let Some(registered) = socket.channel.register(sent.clone()) {
+                return Ok((socket, registered));
+            }
+        }
+        Err(UdpFailure::Io(Arc::new(io::Error::other(
+            "no DNS socket takes queries: each is being replaced",
+        ))))
     }
 
     /// The next socket, round robin, replacing it first when it is due.
@@ -222,9 +237,7 @@ impl PooledSocket {
     }
 }
 
-fn received(
-    reply: Result<Reply, tokio::sync::oneshot::error::RecvError>,
-) -> Result<DnsResponse, UdpFailure> {
+fn received(reply: Result<Reply, oneshot::error::RecvError>) -> Result<DnsResponse, UdpFailure> {
     match reply {
         Ok(Reply::Answer(response)) => Ok(response),
         Ok(Reply::CaseMismatch) => Err(UdpFailure::CaseMismatch),
