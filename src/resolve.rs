@@ -1,6 +1,6 @@
 //! Resolve: asks DNS for a host's addresses, and nothing else.
 //!
-//! Owns the choice of DNS transport ([`DnsTransport`]: the pooled client of `dns_transport.rs`
+//! Owns the choice of DNS transport ([`DnsTransport`]: the pooled client of `dns_transport/`
 //! by default, or hickory's name server pool over UDP or TCP) and what DNS said, read the same
 //! way for all of them (`resolve/chain.rs`): A and AAAA are asked concurrently; only records on
 //! the CNAME chain from the host count; the chain is recorded in order; each address keeps the
