@@ -234,6 +234,13 @@ pub fn unresolved(
     failure: Option<DnsFailure>,
     servers: &[SocketAddr],
 ) -> Judgement {
+    let asked = || {
+        if servers.is_empty() {
+            "the system's DNS servers (/etc/resolv.conf)".to_owned()
+        } else {
+            join_words(&servers.iter().map(ToString::to_string).collect::<Vec<_>>())
+        }
+    };
     let reason = match (outcome, failure) {
         (DnsOutcome::NxDomain, _) => format!("{host} does not exist in DNS (NXDOMAIN)"),
         (DnsOutcome::NoData, _) => format!("{host} exists in DNS but has no A or AAAA record"),
@@ -244,18 +251,12 @@ pub fn unresolved(
         (DnsOutcome::Refused, _) => {
             format!("the DNS server refused to resolve {host} (REFUSED); check --dns-server")
         }
-        (DnsOutcome::Timeout, _) => {
-            let asked = if servers.is_empty() {
-                "the system's DNS servers (/etc/resolv.conf)".to_owned()
-            } else {
-                join_words(&servers.iter().map(ToString::to_string).collect::<Vec<_>>())
-            };
-            format!(
-                "no DNS server is answering for {host}: {asked} gave no answer in time (timed \
-                 out); check that the server runs and that --dns-server names it, or retry later \
-                 if only some names time out"
-            )
-        }
+        (DnsOutcome::Timeout, _) => format!(
+            "no DNS server is answering for {host}: {} gave no answer in time (timed out); \
+             check that the server runs and that --dns-server names it, or retry later if only \
+             some names time out",
+            asked()
+        ),
         (_, Some(DnsFailure::QueueFull)) => format!(
             "hostloc's own DNS queue was full, so {host} was never asked; retry later \
              (or raise --dns-queue)"
@@ -266,10 +267,20 @@ pub fn unresolved(
         (_, Some(DnsFailure::ChainTooLong)) => format!(
             "the DNS lookup of {host} failed: its CNAME chain is longer than hostloc follows"
         ),
-        (_, Some(DnsFailure::ConnectionRefused)) => format!(
-            "the DNS lookup of {host} failed: nothing listens on the DNS server's port \
-             (connection refused); check --dns-server"
-        ),
+        (_, Some(DnsFailure::ConnectionRefused)) => {
+            let refused = if servers.len() == 1 {
+                format!("nothing listens at {}", asked())
+            } else {
+                format!(
+                    "{} gave no answer, and nothing listens at one of them",
+                    asked()
+                )
+            };
+            format!(
+                "no DNS server is answering for {host}: {refused} (connection refused); check \
+                 that the server runs and that --dns-server names it"
+            )
+        }
         (_, Some(DnsFailure::ResponseCode)) => format!(
             "the DNS lookup of {host} failed: the server answered with an unexpected response \
              code (see dns.queries); retry later"
@@ -1109,6 +1120,24 @@ mod tests {
             reason.starts_with("the host x.cdn.cloudflare.net is a name of Cloudflare")
                 && reason.contains("its addresses: 95.211.0.1 is in AS60781")
                 && reason.contains("; 198.51.100.7 has no network data;"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_closed_port_says_no_server_is_answering_and_names_it() {
+        let one = ["127.0.0.1:9".parse().unwrap()];
+        let refused = Some(DnsFailure::ConnectionRefused);
+        assert_eq!(
+            unresolved("x.example", DnsOutcome::Error, refused, &one).reason,
+            "no DNS server is answering for x.example: nothing listens at 127.0.0.1:9 \
+             (connection refused); check that the server runs and that --dns-server names it"
+        );
+        let two = ["127.0.0.1:9".parse().unwrap(), "[::1]:53".parse().unwrap()];
+        let reason = unresolved("x.example", DnsOutcome::Error, refused, &two).reason;
+        assert!(
+            reason
+                .contains(": 127.0.0.1:9 and [::1]:53 gave no answer, and nothing listens at one"),
             "{reason}"
         );
     }
