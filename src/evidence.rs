@@ -2,8 +2,9 @@
 //!
 //! Owns [`render`]: a [`Report`] written as a short, stable, line-oriented record an analyst
 //! pastes into a case file — what was asked, what came back, from which data, which DNS
-//! answer, when, and by which program. `hostloc lookup --evidence` and
-//! `GET /v1/lookup?format=evidence` both print exactly this; neither builds its own text.
+//! answer (from which servers, by which transport, how old), when, and by which program.
+//! `hostloc lookup --evidence` and `GET /v1/lookup?format=evidence` both print exactly this;
+//! neither builds its own text.
 //! It is a serialisation of the `Report`, nothing more: it must not look anything up, read a
 //! clock or the configuration, or leave out a fact the `Report` has that the record covers.
 //! `docs/evidence.md` documents every line.
@@ -130,21 +131,45 @@ fn dns_lines(record: &mut Record, report: &Report) {
             dns.resolved_at
         ),
     );
+    if let Some(error) = dns.error {
+        record.line("dns error", error.as_str());
+    }
+    record.line(
+        "dns servers",
+        &match &dns.servers {
+            Some(servers) if servers.is_empty() => "none answered".to_owned(),
+            Some(servers) => servers.join(", "),
+            None => "unknown: the transport does not say which of several answered".to_owned(),
+        },
+    );
+    record.line("dns transport", &dns.transport);
+    if dns.from_cache {
+        record.line("dns cache age", &format!("{} s", dns.cache_age));
+    }
     for query in &dns.queries {
-        record.line(
-            "dns query",
-            &format!(
-                "{} {}, {} {}",
-                query.record_type,
-                query.outcome.as_str(),
-                query.answers,
-                if query.answers == 1 {
-                    "address"
-                } else {
-                    "addresses"
-                }
-            ),
+        let mut line = format!(
+            "{} {}, {} {}",
+            query.record_type,
+            query.outcome.as_str(),
+            query.answers,
+            if query.answers == 1 {
+                "address"
+            } else {
+                "addresses"
+            }
         );
+        // How the answer came: its response code, from which server, over which protocol.
+        if let Some(rcode) = &query.rcode {
+            let _ = write!(line, " ({rcode}");
+            if let Some(server) = &query.server {
+                let _ = write!(line, " from {server}");
+            }
+            if let Some(protocol) = &query.protocol {
+                let _ = write!(line, " over {protocol}");
+            }
+            line.push(')');
+        }
+        record.line("dns query", &line);
     }
     record.line(
         "cname chain",
@@ -164,6 +189,7 @@ fn address_lines(record: &mut Record, number: usize, address: &AddressReport) {
     let label = format!("address {number}");
     let Some(purpose) = &address.special_purpose else {
         record.line(&label, &format!("{} (public)", address.ip));
+        ttl_line(record, address);
         if let Some(located) = &address.located_as {
             record.detail("located as", located);
         }
@@ -197,6 +223,14 @@ fn address_lines(record: &mut Record, number: usize, address: &AddressReport) {
         &label,
         &format!("{} (not public: {})", address.ip, clean(purpose)),
     );
+    ttl_line(record, address);
+}
+
+/// The TTL of an address's record as its name server gave it (none for an IP literal).
+fn ttl_line(record: &mut Record, address: &AddressReport) {
+    if let Some(ttl) = address.ttl {
+        record.detail("ttl", &format!("{ttl} s"));
+    }
 }
 
 /// One `forward to` line per hosting country abroad: its hotlines, or the note saying there

@@ -486,10 +486,13 @@ referral       yes
 reason         the country sources disagree whether the address 95.211.0.1 is in NL: country says NL, whois says DE; check before referring
 countries      NL
 dns            ok, ttl 300 s, answered at <now> (asked for this lookup)
-dns query      A ok, 1 address
-dns query      AAAA nodata, 0 addresses
+dns servers    {server}
+dns transport  pooled
+dns query      A ok, 1 address (NOERROR from {server} over udp)
+dns query      AAAA nodata, 0 addresses (NOERROR from {server} over udp)
 cname chain    none
 address 1      95.211.0.1 (public)
+  ttl          300 s
   country      NL (country NL, whois DE)
   registered   NL
   network      95.211.0.0/16
@@ -500,7 +503,8 @@ database       country (primary) country: GeoIP2-Country, built 2026-06-01T00:00
 database       country whois: country ipvAll, built 2026-06-01T00:00:00Z, file whois.mmdb, sha256 {WHOIS_SHA256}
 database       asn asn: GeoLite2-ASN, built 2026-06-01T00:00:00Z, file asn.mmdb, sha256 {ASN_SHA256}
 ",
-        version = hostloc::VERSION
+        version = hostloc::VERSION,
+        server = dns.addr(),
     );
     assert_eq!(evidence_without_the_time(&text), expected);
 }
@@ -719,4 +723,43 @@ fn data_agreement_counts_disagreements_reproducibly() {
         stderr.contains("only one country database is in use (first)"),
         "{stderr}"
     );
+}
+
+/// The DNS lines of the record for an answer from hostloc's cache, and for a server that is not
+/// there: how old the cached answer is, and why a failed lookup failed with no server named
+/// as having answered.
+#[tokio::test]
+async fn the_record_says_how_old_a_cached_answer_is_and_why_dns_failed() {
+    let world = TestWorld::new();
+    let dns = zone();
+    let pipeline = support::cached_pipeline(&world, dns.addr());
+    pipeline.lookup("files.example.nl").await;
+    let cached = hostloc::evidence::render(&pipeline.lookup("files.example.nl").await);
+    let age = cached
+        .lines()
+        .find_map(|line| line.strip_prefix("dns cache age  "))
+        .unwrap_or_else(|| panic!("no cache age in\n{cached}"));
+    // Two lookups in a row: the answer is at most a few seconds old, however slow the machine.
+    assert!(
+        age.strip_suffix(" s")
+            .and_then(|seconds| seconds.parse::<u64>().ok())
+            .is_some_and(|seconds| seconds < 60),
+        "{age}"
+    );
+    assert!(cached.contains("(from hostloc's cache)\n"), "{cached}");
+
+    let closed = support::closed_port();
+    let failed = hostloc::evidence::render(
+        &support::pipeline(&world, closed)
+            .lookup("files.example.nl")
+            .await,
+    );
+    for line in [
+        "dns error      connection_refused\n",
+        "dns servers    none answered\n",
+        "dns transport  pooled\n",
+    ] {
+        assert!(failed.contains(line), "{line:?} missing from\n{failed}");
+    }
+    assert!(!failed.contains("dns cache age"), "{failed}");
 }
