@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use hostloc::dns_transport::CounterSnapshot;
+use hostloc::dns_transport::{CounterSnapshot, Rotation};
 use hostloc::resolve::{DnsOutcome, DnsResolver, DnsSettings, DnsTransport, Resolution};
 
 use crate::support::{self, Answer, TestDns, TestWorld, json_lines};
@@ -171,8 +171,16 @@ async fn thousands_of_concurrent_queries_each_get_their_own_answer() {
         dns.set(&format!("n{i}.example"), a_records(&[v4(i)], &[v6(i)]));
     }
     // Time enough for the test server (one thread, a debug build) to answer all 10 000 on a
-    // busy machine: this is about every answer reaching its own query, not about speed.
-    let resolver = resolver(&[dns.addr()], 20_000, DnsTransport::Pooled);
+    // busy machine: this is about every answer reaching its own query, not about speed. Sockets
+    // move by their count of queries only, so that their rotations do not depend on how long
+    // a loaded machine takes.
+    let resolver = resolver_with(&[dns.addr()], DnsTransport::Pooled, |settings| {
+        settings.timeout = Duration::from_secs(20);
+        settings.rotation = Rotation {
+            max_age: Duration::from_secs(3600),
+            ..Rotation::default()
+        };
+    });
     let lookups = (0..NAMES).map(|i| {
         let resolver = resolver.clone();
         tokio::spawn(async move { (i, resolver.resolve(&format!("n{i}.example")).await) })
