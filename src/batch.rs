@@ -463,8 +463,11 @@ impl Plan {
             (Endpoint::File(path), _) | (Endpoint::Stdin, Endpoint::File(path)) => Some(path),
             _ => None,
         };
-        let (format, delimiter) =
-            format_of(named.map(PathBuf::as_path), args.format, args.delimiter);
+        let (format, delimiter) = format_of(
+            named.map(PathBuf::as_path),
+            args.row_format(),
+            args.delimiter,
+        );
         if let (Endpoint::File(input_path), Endpoint::File(output_path)) = (&input, &output)
             && same_file(input_path, output_path)
         {
@@ -499,7 +502,7 @@ impl Plan {
             input,
             input_len,
             output,
-            output_format: args.output_format,
+            output_format: args.output_format(),
             compare: args.compare.clone(),
             earlier: Mutex::new(None),
             resume: args.resume,

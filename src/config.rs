@@ -110,7 +110,7 @@ Examples:
   hostloc batch --url-column /report/url queue.jsonl -o queue.enriched.jsonl
   hostloc batch --format lines urls.txt > results.ndjson
   hostloc batch --resume big-export.csv -o big-export.enriched.csv
-  hostloc batch --output-format iccam queue.csv -o queue.iccam.csv
+  hostloc batch --format iccam queue.csv -o queue.iccam.csv
   hostloc batch queue.csv --compare queue.last-week.csv -o queue.today.csv
 
 On N machines, shard I of N each, then the outputs back in input order:
@@ -583,6 +583,33 @@ pub enum BatchFormat {
     Lines,
 }
 
+/// The values of `hostloc batch --format`: a format rows are read and written in, or `iccam`,
+/// the ICCAM view of each row's result in the format the file's extension gives (issue 11's
+/// `batch --format iccam`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BatchFormatArg {
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+    /// One URL per line in, one JSON result per line out.
+    Lines,
+    /// The format from the extension, as without --format; each result as its ICCAM view.
+    Iccam,
+}
+
+impl BatchFormatArg {
+    /// The format rows are read and written in; `None` when the extension decides.
+    pub fn rows(self) -> Option<BatchFormat> {
+        match self {
+            BatchFormatArg::Csv => Some(BatchFormat::Csv),
+            BatchFormatArg::Jsonl => Some(BatchFormat::Jsonl),
+            BatchFormatArg::Lines => Some(BatchFormat::Lines),
+            BatchFormatArg::Iccam => None,
+        }
+    }
+}
+
 /// What the result part of each `hostloc batch` output record holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum OutputFormat {
@@ -599,9 +626,10 @@ pub struct BatchArgs {
     /// Input format. Default: from the file extension (.csv/.tsv, .jsonl/.ndjson, else lines).
     ///
     /// .csv and .tsv are csv, .jsonl and .ndjson are jsonl, anything else is lines. For stdin,
-    /// the output file's extension decides.
+    /// the output file's extension decides. `iccam` keeps that choice and writes each row's
+    /// result as its ICCAM view, like --output-format iccam (docs/iccam.md).
     #[arg(long, env = "HOSTLOC_BATCH_FORMAT", value_enum, value_name = "FORMAT")]
-    pub format: Option<BatchFormat>,
+    pub format: Option<BatchFormatArg>,
 
     /// The column (CSV) or field (JSONL) holding the reported URL.
     ///
@@ -624,13 +652,18 @@ pub struct BatchArgs {
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 
-    /// What each row's result holds: the whole result, or its ICCAM view.
+    /// What each row's result holds: the whole result (default), or its ICCAM view.
     ///
     /// The ICCAM view is the verdict, the URL and the hosting fields ICCAM takes
-    /// (docs/iccam.md), whatever the input format.
-    #[arg(long, env = "HOSTLOC_OUTPUT_FORMAT", value_enum, hide_short_help = true,
-          default_value_t = OutputFormat::Full, value_name = "FORMAT")]
-    pub output_format: OutputFormat,
+    /// (docs/iccam.md), whatever the input format. Default: full, or iccam with --format iccam.
+    #[arg(
+        long,
+        env = "HOSTLOC_OUTPUT_FORMAT",
+        value_enum,
+        hide_short_help = true,
+        value_name = "FORMAT"
+    )]
+    pub output_format: Option<OutputFormat>,
 
     /// An earlier enriched output of these reports (CSV or JSONL): mark what moved since.
     ///
@@ -696,8 +729,10 @@ pub enum BatchStep {
 #[derive(Debug, Clone, Args)]
 pub struct MergeArgs {
     /// Format of the shard outputs. Default: from the first file's extension, as for a run.
+    ///
+    /// `iccam` (as the run had it) is the format from the extension too.
     #[arg(long, env = "HOSTLOC_BATCH_FORMAT", value_enum, value_name = "FORMAT")]
-    pub format: Option<BatchFormat>,
+    pub format: Option<BatchFormatArg>,
 
     /// CSV field delimiter, as for a run.
     #[arg(long, env = "HOSTLOC_DELIMITER", value_parser = parse_delimiter, value_name = "CHAR")]
@@ -977,6 +1012,16 @@ impl Cli {
             | Command::Completions(_)
             | Command::Manpage(_) => return Ok(()),
         };
+        if let Command::Batch(command) = &self.command
+            && command.batch.format == Some(BatchFormatArg::Iccam)
+            && command.batch.output_format == Some(OutputFormat::Full)
+        {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--format iccam writes the ICCAM view of each result, but --output-format full \
+                 (or HOSTLOC_OUTPUT_FORMAT) asks for the whole result; drop one of them",
+            ));
+        }
         if data.single_source && data.country_db.len() > 1 {
             return Err(Cli::command().error(
                 clap::error::ErrorKind::ArgumentConflict,
@@ -1179,6 +1224,24 @@ impl DataArgs {
         let paths = self.data_paths(bundled)?;
         let data = DataSet::load(&paths)?;
         Ok((paths, data))
+    }
+}
+
+impl BatchArgs {
+    /// The format rows are read and written in, when the arguments name one; `None` when the
+    /// file's extension decides.
+    pub fn row_format(&self) -> Option<BatchFormat> {
+        self.format.and_then(BatchFormatArg::rows)
+    }
+
+    /// What each row's result holds: `--output-format`, else the ICCAM view for
+    /// `--format iccam`, else the whole result.
+    pub fn output_format(&self) -> OutputFormat {
+        match (self.output_format, self.format) {
+            (Some(output), _) => output,
+            (None, Some(BatchFormatArg::Iccam)) => OutputFormat::Iccam,
+            (None, _) => OutputFormat::Full,
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! {autonomousSystemNumber, organizationName, isContentDeliveryNetwork}`. This module owns the
 //! mapping from a result to those fields: which of its addresses stands for the hosting
 //! ([`hosting_address`]), the `iccam` block made from it ([`hosting`]), and the ICCAM view of a
-//! whole result that `hostloc batch --output-format iccam` writes ([`IccamRecord`],
+//! whole result that `hostloc batch --format iccam` (`--output-format iccam`) writes ([`IccamRecord`],
 //! [`CSV_HEADERS`]). Everything comes from the result as the pipeline built it; nothing here
 //! looks anything up. `docs/iccam.md` documents the mapping field by field.
 

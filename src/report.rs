@@ -84,7 +84,7 @@
 //! unknown item being empty. An unknown single value (`host` of an invalid input,
 //! `dns_outcome` of an IP literal) is an empty cell: CSV has no null. When the input already has
 //! a column of one of these names, batch prefixes the result column with `hostloc_`. In JSONL,
-//! batch puts the whole Report under the key `hostloc`. `hostloc batch --output-format iccam`
+//! batch puts the whole Report under the key `hostloc`. `hostloc batch --format iccam`
 //! writes the ICCAM view of `src/iccam.rs` instead, and `--compare` adds `moved` and `changes`;
 //! `docs/batch.md` has the full schema.
 

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use super::resume::{RecordReader, same_record};
 use super::{Endpoint, endpoint, format_of, same_file};
 use crate::atomic_file;
-use crate::config::{BatchFormat, MergeArgs};
+use crate::config::{BatchFormat, BatchFormatArg, MergeArgs};
 
 const BUFFER: usize = 64 * 1024;
 
@@ -149,7 +149,7 @@ pub fn run(args: &MergeArgs) -> Result<MergeSummary, MergeError> {
     let output = endpoint(args.output.as_deref(), Endpoint::Stdout);
     let (format, delimiter) = format_of(
         args.inputs.first().map(PathBuf::as_path),
-        args.format,
+        args.format.and_then(BatchFormatArg::rows),
         args.delimiter,
     );
     if let Endpoint::File(output_path) = &output

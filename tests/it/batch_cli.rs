@@ -107,7 +107,7 @@ fn args(input: &Path, output: &Path, concurrency: u32) -> BatchArgs {
         url_column: "url".to_owned(),
         delimiter: None,
         output: Some(output.to_owned()),
-        output_format: hostloc::config::OutputFormat::Full,
+        output_format: None,
         compare: None,
         resume: false,
         concurrency,

@@ -370,3 +370,143 @@ fn batch_writes_the_iccam_view_in_every_format() {
     assert_eq!(jsonl[0]["hostloc"]["urlString"], "http://de.example/");
     assert_eq!(jsonl[0]["hostloc"]["iccam"]["hostingCountryCode"], "DE");
 }
+
+/// `batch --format iccam`, as issue 11 words it: the rows are read and written in the format
+/// the extension gives (here .csv, .jsonl and, for any other name, lines), and each result is
+/// its ICCAM view, byte for byte what `--output-format iccam` writes. `HOSTLOC_BATCH_FORMAT`
+/// says the same, `batch merge` takes the value too, and `--output-format full` beside it is a
+/// usage error rather than a silent choice.
+#[test]
+fn batch_format_iccam_guesses_the_rows_and_writes_the_iccam_view() {
+    let world = TestWorld::new();
+    let dns = zone();
+    let directory = tempfile::tempdir().unwrap();
+    let inputs = [
+        (
+            "queue.csv",
+            "id,url\n1,hxxp://cdn.example/a.jpg\n2,mailto:x\n3,de.example\n",
+        ),
+        (
+            "queue.jsonl",
+            "{\"id\":1,\"url\":\"de.example\"}\n{\"id\":2,\"url\":\"nl.example\"}\n",
+        ),
+        ("queue.txt", "de.example\nmailto:x\n"),
+    ];
+    let batch = |args: &[&str], env: Option<&str>, input: &str, output: &str| {
+        let mut command = support::hostloc(&world, dns.addr());
+        command
+            .args(["batch", "-q"])
+            .args(args)
+            .arg(directory.path().join(input))
+            .arg("-o")
+            .arg(directory.path().join(output));
+        if let Some(value) = env {
+            command.env("HOSTLOC_BATCH_FORMAT", value);
+        }
+        let result = command.output().unwrap();
+        assert!(
+            result.status.success(),
+            "{args:?} {input}: {}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        std::fs::read_to_string(directory.path().join(output)).unwrap()
+    };
+    for (name, contents) in inputs {
+        std::fs::write(directory.path().join(name), contents).unwrap();
+        let extension = name.rsplit_once('.').unwrap().1;
+        let expected = batch(
+            &["--output-format", "iccam"],
+            None,
+            name,
+            &format!("expected.{extension}"),
+        );
+        let by_flag = batch(
+            &["--format", "iccam"],
+            None,
+            name,
+            &format!("flag.{extension}"),
+        );
+        let by_env = batch(&[], Some("iccam"), name, &format!("env.{extension}"));
+        let both = batch(
+            &["--format", "iccam", "--output-format", "iccam"],
+            None,
+            name,
+            &format!("both.{extension}"),
+        );
+        for (how, output) in [("--format", &by_flag), ("env", &by_env), ("both", &both)] {
+            assert_eq!(output, &expected, "{name} by {how}");
+        }
+        match extension {
+            "csv" => assert!(
+                expected.starts_with("id,url,verdict,urlString,hostingCountryCode,")
+                    && expected.contains("\n3,de.example,foreign,http://de.example/,DE,46.4.0.1,"),
+                "{expected}"
+            ),
+            "jsonl" => {
+                let rows = json_lines(expected.as_bytes());
+                assert_eq!(rows[0]["id"], 1);
+                assert_eq!(rows[0]["hostloc"]["iccam"]["hostingCountryCode"], "DE");
+                assert_eq!(
+                    rows[1]["hostloc"]["iccam"]["hostingIpAddress"],
+                    "95.211.0.7"
+                );
+                assert_eq!(
+                    rows[1]["hostloc"]["countries"],
+                    Value::Null,
+                    "the view only"
+                );
+            }
+            _ => {
+                let rows = json_lines(expected.as_bytes());
+                assert_eq!(rows[0]["iccam"]["hostingCountryCode"], "DE");
+                assert_eq!(
+                    rows[1],
+                    json!({"input": "mailto:x", "urlString": null,
+                                           "verdict": "invalid", "iccam": null})
+                );
+            }
+        }
+    }
+
+    // The shards of a `--format iccam` run merge with the same value.
+    let shards: Vec<String> = (0..2)
+        .map(|shard| {
+            let name = format!("shard{shard}.csv");
+            batch(
+                &["--format", "iccam", "--shard", &format!("{shard}/2")],
+                None,
+                "queue.csv",
+                &name,
+            );
+            name
+        })
+        .collect();
+    let merged = support::hostloc_bare()
+        .args(["batch", "merge", "--format", "iccam", "-o"])
+        .arg(directory.path().join("merged.csv"))
+        .args(shards.iter().map(|name| directory.path().join(name)))
+        .output()
+        .unwrap();
+    assert!(
+        merged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(directory.path().join("merged.csv")).unwrap(),
+        std::fs::read_to_string(directory.path().join("expected.csv")).unwrap()
+    );
+
+    // Asking for the whole result and the ICCAM view at once is refused, naming both.
+    let conflict = support::hostloc(&world, dns.addr())
+        .args(["batch", "--format", "iccam", "--output-format", "full"])
+        .arg(directory.path().join("queue.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(conflict.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&conflict.stderr);
+    assert!(
+        message.contains("--format iccam") && message.contains("--output-format full"),
+        "{message}"
+    );
+}
