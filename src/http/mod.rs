@@ -390,6 +390,8 @@ pub async fn run(
         jurisdiction = state.pipeline.settings().jurisdiction.code(),
         databases = data.geo.infos().len(),
         networks = data.networks.len(),
+        hotlines = data.hotlines.len(),
+        anycast_networks = data.anycast.len(),
         token = state.settings.api_token.is_some(),
         "listening on http://{address}"
     );

@@ -2,11 +2,12 @@
 //!
 //! Owns the process-wide Prometheus recorder (installed once, whatever the number of servers in
 //! the process), the descriptions of hostloc's metrics, and the values computed when `/metrics`
-//! is scraped (database build time and age, DNS cache size, requests in flight, and the pooled
-//! DNS transport's per-server health and counters, which it keeps in its own atomics so the
-//! query path never touches the recorder). Other counters are incremented where things happen:
-//! the pipeline (verdicts, DNS), `observe.rs` (requests), `reload.rs` (reloads), `limits.rs`
-//! (shed requests). This module decides nothing else.
+//! is scraped (database build time and age, the size of the networks file, hotline table and
+//! anycast list, DNS cache size, requests in flight, and the pooled DNS transport's per-server
+//! health and counters, which it keeps in its own atomics so the query path never touches the
+//! recorder). Other counters are incremented where things happen: the pipeline (verdicts, DNS),
+//! `observe.rs` (requests), `reload.rs` (reloads), `limits.rs` (shed requests). This module
+//! decides nothing else.
 
 use std::sync::OnceLock;
 use std::time::SystemTime;
@@ -108,6 +109,18 @@ fn describe() {
     describe_gauge!(
         "hostloc_networks_entries",
         "Rows of the CDN / reverse-proxy networks file in use"
+    );
+    describe_gauge!(
+        "hostloc_hotlines_entries",
+        "Hotlines (rows) of the hotline table in use"
+    );
+    describe_gauge!(
+        "hostloc_hotline_countries",
+        "Countries with at least one hotline in the hotline table in use"
+    );
+    describe_gauge!(
+        "hostloc_anycast_entries",
+        "Networks of the anycast list in use"
     );
     describe_counter!(
         "hostloc_reloads_total",
@@ -238,6 +251,9 @@ pub(crate) fn render(state: &AppState) -> String {
     }
     metrics::gauge!("hostloc_data_loaded_timestamp_seconds").set(unix_seconds(data.loaded_at));
     metrics::gauge!("hostloc_networks_entries").set(data.networks.len() as f64);
+    metrics::gauge!("hostloc_hotlines_entries").set(data.hotlines.len() as f64);
+    metrics::gauge!("hostloc_hotline_countries").set(data.hotlines.country_count() as f64);
+    metrics::gauge!("hostloc_anycast_entries").set(data.anycast.len() as f64);
     metrics::gauge!("hostloc_dns_cache_entries")
         .set(state.pipeline.dns_cache().entry_count() as f64);
     metrics::gauge!("hostloc_http_requests_in_flight").set(state.requests_in_flight() as f64);

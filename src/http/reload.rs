@@ -155,6 +155,9 @@ impl Reloader {
                     trigger = trigger.as_str(),
                     databases = %databases.join(", "),
                     networks = data.networks.len(),
+                    hotlines = data.hotlines.len(),
+                    hotline_countries = data.hotlines.country_count(),
+                    anycast_networks = data.anycast.len(),
                     "reloaded the data"
                 );
                 self.pipeline.log_stale_data();

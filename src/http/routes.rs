@@ -196,6 +196,12 @@ pub(crate) struct Reloaded {
     pub(crate) databases: Vec<DatabaseInfo>,
     /// Rows of the networks file now in use.
     pub(crate) networks: usize,
+    /// Hotlines in the hotline table now in use (its rows).
+    pub(crate) hotlines: usize,
+    /// Countries with at least one hotline in that table.
+    pub(crate) hotline_countries: usize,
+    /// Networks in the anycast list now in use.
+    pub(crate) anycast_networks: usize,
 }
 
 /// Look up one reported URL.
@@ -424,7 +430,8 @@ pub(crate) async fn openapi() -> Response {
         .into_response()
 }
 
-/// Re-read the databases and the networks file and swap them in at once.
+/// Re-read the databases, the networks file, the hotline table and the anycast list, and swap
+/// them in at once.
 ///
 /// Requests in flight finish on the old data. When a file cannot be used, the old data stays in
 /// use and the answer names the file.
@@ -451,6 +458,9 @@ pub(crate) async fn reload(State(state): State<AppState>) -> Result<Json<Reloade
         loaded_at: rfc3339(data.loaded_at),
         databases: data.geo.infos(),
         networks: data.networks.len(),
+        hotlines: data.hotlines.len(),
+        hotline_countries: data.hotlines.country_count(),
+        anycast_networks: data.anycast.len(),
     }))
 }
 

@@ -909,6 +909,91 @@ async fn failed_reload_keeps_serving_and_is_reported() {
     assert_eq!(server.get("/v1/ip/46.4.0.1").await.json["cdn"], "Hetzner");
 }
 
+/// The hotline table and the anycast list are reported like the networks file: in the answer
+/// of `POST /admin/reload` (hotlines, countries with one, anycast networks) and as gauges on
+/// `/metrics`, before and after a reload that changes them, and unchanged after one that fails.
+/// A server process of its own, so that no other test's server sets the same gauges.
+#[tokio::test]
+async fn reload_and_metrics_report_the_hotline_table_and_the_anycast_list() {
+    let world = TestWorld::new();
+    let dns = dns_world();
+    let hotlines = world.path("my-hotlines.csv");
+    let anycast = world.path("my-anycast.csv");
+    std::fs::write(
+        &hotlines,
+        "country,name,website,iccam_id,source\n\
+         DE,First,,,test\nDE,Second,,,test\nGB,Third,,,test\n",
+    )
+    .unwrap();
+    std::fs::write(&anycast, support::mmdb::ANYCAST_CSV).unwrap();
+    let paths = hostloc::pipeline::DataPaths {
+        hotlines: hotlines.clone(),
+        anycast: anycast.clone(),
+        ..world.paths()
+    };
+    let mut command = support::hostloc_with(&paths, dns.addr());
+    command.args(["serve", "--listen", "127.0.0.1:0"]);
+    let child = Child::start(command).await;
+    let gauges = |text: &str| {
+        [
+            "hostloc_hotlines_entries",
+            "hostloc_hotline_countries",
+            "hostloc_anycast_entries",
+            "hostloc_networks_entries",
+        ]
+        .map(|name| metric(text, name, &[]))
+    };
+    assert_eq!(
+        gauges(&child.get("/metrics").await.text),
+        [3.0, 2.0, 2.0, 6.0]
+    );
+
+    replace_file(
+        &hotlines,
+        b"country,name,website,iccam_id,source\n\
+          DE,First,,,test\nGB,Third,,,test\nFR,Fourth,,,test\nIE,Fifth,,,test\n",
+    );
+    replace_file(
+        &anycast,
+        format!(
+            "{}9.9.9.9,Quad9,Quad9 DNS,test\n",
+            support::mmdb::ANYCAST_CSV
+        )
+        .as_bytes(),
+    );
+    let reply = child.post("/admin/reload", &json!({})).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json["status"], "reloaded");
+    assert_eq!(reply.json["networks"], 6);
+    assert_eq!(reply.json["hotlines"], 4);
+    assert_eq!(reply.json["hotline_countries"], 4);
+    assert_eq!(reply.json["anycast_networks"], 3);
+    let text = child.get("/metrics").await.text;
+    assert_eq!(gauges(&text), [4.0, 4.0, 3.0, 6.0]);
+    for description in [
+        "# HELP hostloc_hotlines_entries ",
+        "# TYPE hostloc_hotline_countries gauge",
+        "# HELP hostloc_anycast_entries ",
+    ] {
+        assert!(text.contains(description), "{description} in\n{text}");
+    }
+
+    // A table that cannot be used: the answer names it, and the numbers stay those in use.
+    replace_file(&hotlines, b"country,name\nGermany,Other\n");
+    let reply = child.post("/admin/reload", &json!({})).await;
+    let message = reply.error(500);
+    assert!(message.contains("my-hotlines.csv"), "{message}");
+    assert_eq!(
+        gauges(&child.get("/metrics").await.text),
+        [4.0, 4.0, 3.0, 6.0]
+    );
+    let log = child.terminate().await;
+    assert!(
+        log.contains("hotlines=4") && log.contains("anycast_networks=3"),
+        "the reload's log line: {log}"
+    );
+}
+
 /// With `--watch-interval`, a changed file is reloaded without being asked.
 #[tokio::test]
 async fn watched_files_are_reloaded_when_they_change() {
