@@ -3,8 +3,9 @@
 //! Owns [`render`]: a [`Report`] written as a short, stable, line-oriented record an analyst
 //! pastes into a case file — what was asked, what came back, from which data, which DNS
 //! answer (from which servers, by which transport, how old), when, and by which program.
-//! `hostloc lookup --evidence` and `GET /v1/lookup?format=evidence` both print exactly this;
-//! neither builds its own text.
+//! `hostloc lookup --evidence`, `GET /v1/lookup?format=evidence` and
+//! `POST /v1/lookup?evidence=true` (whose records the analyst page shows and copies) all give
+//! exactly this; none builds its own text.
 //! It is a serialisation of the `Report`, nothing more: it must not look anything up, read a
 //! clock or the configuration, or leave out a fact the `Report` has that the record covers.
 //! `docs/evidence.md` documents every line.

@@ -4,8 +4,9 @@
 //! Owns serving the page's static files (HTML, CSS, JavaScript and an icon under `page/`,
 //! embedded in the binary with `include_str!`) and the security headers on them: a strict
 //! Content-Security-Policy that lets the page load nothing and talk to nothing but this server.
-//! The page is a client of the API only (`POST /v1/lookup`, JSON to show the rows, CSV to
-//! download them), so it holds no lookup logic; this module must not grow any either, nor serve
+//! The page is a client of the API only (`POST /v1/lookup`: JSON with `evidence=true` to show
+//! the rows and their evidence records, CSV to download them), so it holds no lookup logic and
+//! writes no evidence of its own; this module must not grow any either, nor serve
 //! anything that is not the page. The only server-side step is writing the server's limits and
 //! jurisdiction into the HTML, so that the page sends its chunks within them.
 //!

@@ -105,6 +105,11 @@ pub(crate) struct LookupManyQuery {
     /// `json` (the default) or `csv`; `Accept: text/csv` asks for CSV too.
     #[param(inline)]
     format: Option<ResultsFormat>,
+    /// `true`: the JSON answer also carries `evidence`, each result's evidence record as
+    /// `GET /v1/lookup?format=evidence` writes it (the analyst page copies these). Only with
+    /// JSON.
+    #[serde(default)]
+    evidence: bool,
 }
 
 /// How `POST /v1/lookup` answers.
@@ -148,6 +153,11 @@ impl ResultsFormat {
 pub(crate) struct LookupResults {
     /// One result per URL, in the order of the request.
     pub(crate) results: Vec<Report>,
+    /// With `evidence=true`: the evidence record of each result, in the same order (the
+    /// `n`th is `results[n]`'s, from the same lookup), as `GET /v1/lookup?format=evidence` and
+    /// `hostloc lookup --evidence` write it; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) evidence: Option<Vec<String>>,
 }
 
 /// Answer of `GET /healthz`.
@@ -250,7 +260,8 @@ pub(crate) async fn lookup_one(
 ///
 /// With `format=csv` (or `Accept: text/csv`) the answer is the CSV that `hostloc batch` writes
 /// for a CSV file whose only column is `url` holding these URLs: the same columns, in the same
-/// order, one record per URL.
+/// order, one record per URL. With `evidence=true` the JSON answer also carries each result's
+/// evidence record (`evidence`), written from the same result.
 #[utoipa::path(
     post,
     path = "/v1/lookup",
@@ -263,7 +274,7 @@ pub(crate) async fn lookup_one(
             (LookupResults = "application/json"),
             (String = "text/csv", example = json!("url,verdict,referral,host,...\n95.211.0.1,domestic,true,95.211.0.1,...\n")),
         )),
-        (status = 400, description = "The body is not JSON of the form {\"urls\": [...]}, or `format` is neither `json` nor `csv`", body = ErrorBody),
+        (status = 400, description = "The body is not JSON of the form {\"urls\": [...]}, `format` is neither `json` nor `csv`, or `evidence=true` comes with CSV", body = ErrorBody),
         (status = 401, description = "An API token is configured and was not presented", body = ErrorBody),
         (status = 413, description = "The body is over `--max-body-bytes`, or has more URLs than `--max-batch-urls`", body = ErrorBody),
         (status = 415, description = "The Content-Type is not application/json", body = ErrorBody),
@@ -278,6 +289,9 @@ pub(crate) async fn lookup_many(
     ApiJson(request): ApiJson<LookupRequest>,
 ) -> Result<Response, ApiError> {
     let format = ResultsFormat::of(&query, &headers);
+    if query.evidence && format == ResultsFormat::Csv {
+        return Err(ApiError::EvidenceInCsv);
+    }
     let limit = state.settings.max_batch_urls;
     if request.urls.len() > limit {
         return Err(ApiError::TooManyUrls {
@@ -294,7 +308,12 @@ pub(crate) async fn lookup_many(
         .collect::<Vec<Report>>()
         .await;
     Ok(match format {
-        ResultsFormat::Json => Json(LookupResults { results }).into_response(),
+        ResultsFormat::Json => {
+            let evidence = query
+                .evidence
+                .then(|| results.iter().map(crate::evidence::render).collect());
+            Json(LookupResults { results, evidence }).into_response()
+        }
         ResultsFormat::Csv => (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

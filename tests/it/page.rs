@@ -368,15 +368,13 @@ async fn an_analyst_looks_up_a_mixed_list_and_downloads_the_csv() {
         .await;
     let evidence = evidence.as_str().unwrap().to_owned();
     for expected in [
-        "Report:        www.cdn-site.example/x.png",
-        "Host:          www.cdn-site.example (domain",
-        "Verdict:       behind_cdn: ask Cloudflare for the origin",
-        "DNS:           outcome ok, TTL 300 s",
-        "CNAME chain:   www.cdn-site.example → site.cdn.cloudflare.net",
-        "104.16.0.1, country US, registered US, AS13335 Cloudflare, Inc., network 104.16.0.0/13",
-        "CDN Cloudflare (by ",
-        "Databases:",
-        "country: GeoIP2-Country, built 2026-06-01T00:00:00Z, file country.mmdb, sha256 ",
+        "hostloc evidence record\n",
+        "\nreported       www.cdn-site.example/x.png\n",
+        "\nverdict        behind_cdn: ",
+        "\ncname chain    site.cdn.cloudflare.net\n",
+        "\naddress 1      104.16.0.1 (public)\n",
+        "\n  cdn          Cloudflare (matched by ",
+        "\ndatabase       country (primary) country: GeoIP2-Country, built 2026-06-01T00:00:00Z, file country.mmdb, sha256 ",
     ] {
         assert!(
             evidence.contains(expected),
@@ -384,7 +382,19 @@ async fn an_analyst_looks_up_a_mixed_list_and_downloads_the_csv() {
         );
     }
 
-    // "Copy evidence" puts exactly that text on the clipboard.
+    // Every row's evidence is the server's record of that very lookup: what
+    // `GET /v1/lookup?format=evidence` answers for the same report, but for the two facts a
+    // second lookup cannot repeat.
+    let records = browser
+        .run("return [...document.querySelectorAll('#rows tr.evidence pre')].map((pre) => pre.textContent);")
+        .await;
+    let records: Vec<String> = serde_json::from_value(records).unwrap();
+    assert_eq!(records.len(), MIXED.len());
+    for (record, expected) in records.iter().zip(&MIXED) {
+        assert_same_record(record, &server_evidence(&server, expected.input).await);
+    }
+
+    // "Copy evidence" puts exactly that record on the clipboard.
     browser.grant("clipboard-read").await;
     browser.grant("clipboard-write").await;
     browser
@@ -397,7 +407,8 @@ async fn an_analyst_looks_up_a_mixed_list_and_downloads_the_csv() {
              navigator.clipboard.readText().then(done, (error) => done('error: ' + error));",
         )
         .await;
-    assert_eq!(clipboard.as_str().unwrap(), evidence);
+    assert_eq!(clipboard.as_str().unwrap(), records[2]);
+    assert_eq!(records[2].trim_end(), evidence.trim_end());
 
     browser.screenshot("page-wide", 1400).await;
 
@@ -457,8 +468,12 @@ async fn an_analyst_looks_up_a_mixed_list_and_downloads_the_csv() {
     assert_eq!(count("GET", "/"), 1, "{from_page:?}");
     assert_eq!(count("GET", "/page.js"), 1, "{from_page:?}");
     assert_eq!(count("GET", "/page.css"), 1, "{from_page:?}");
-    // Three chunks of JSON, then three of CSV.
-    assert_eq!(count("POST", "/v1/lookup"), 3, "{from_page:?}");
+    // Three chunks of JSON with their evidence records, then three of CSV.
+    assert_eq!(
+        count("POST", "/v1/lookup?evidence=true"),
+        3,
+        "{from_page:?}"
+    );
     assert_eq!(count("POST", "/v1/lookup?format=csv"), 3, "{from_page:?}");
 
     // No script error and no Content-Security-Policy violation on the way.
@@ -624,23 +639,26 @@ async fn a_failed_chunk_stops_the_lookup_and_says_how_far_it_got() {
     browser.close().await;
 }
 
-/// The page renders the fields that issues 9 and 11 add to the Result (SPEC.md, "Evidence and
-/// next step") once the server gives them: the action names the hotline from `forward_to`, and
-/// the evidence shows `hostloc_version`, `dns.servers`, `dns.transport`, per-address `ttl` and
-/// `country_sources`, `forward_to` and the `iccam` block. A pass-through server in front of
-/// `hostloc serve` adds them, in SPEC.md's shapes, to the real results.
+/// A hosting country without an INHOPE member hotline: the action says so, and the row's
+/// evidence is the server's record with the note of `forward_to` and the `forward to` line
+/// for each country; for the foreign name the hotlines come from the bundled table.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_shows_forward_to_and_the_evidence_fields_when_the_result_has_them() {
+async fn the_page_words_forward_to_and_shows_the_servers_evidence() {
     let world = TestWorld::new();
     let dns = dns_world();
+    dns.set(
+        "cn.example.com",
+        crate::support::dns::a_records(&[[1, 0, 1, 1]]),
+    );
     let server = serve(&world, &dns, None, &[]).await;
-    let front = EvidenceFields::start(server.addr).await;
-    let browser = open_page(&format!("http://{}/", front.addr)).await;
+    let browser = open_page(&server.url("/")).await;
+    let list = [
+        "http://foreign.example.com/gallery/1.jpg",
+        "cn.example.com/x",
+        "95.211.0.1",
+    ];
     let reports = browser.client.find(Locator::Id("reports")).await.unwrap();
-    reports
-        .send_keys("http://foreign.example.com/gallery/1.jpg\nmixed.example.com\n95.211.0.1")
-        .await
-        .unwrap();
+    reports.send_keys(&list.join("\n")).await.unwrap();
     browser.click("#lookup").await;
     wait_for_status(&browser, "startsWith", "Done").await;
     let rows = rows(&browser).await;
@@ -651,56 +669,42 @@ async fn the_page_shows_forward_to_and_the_evidence_fields_when_the_result_has_t
     assert_eq!(
         actions,
         [
-            "forward to eco, FSM or jugendschutz.net (DE)",
-            "refer to police; also no hotline to forward to in US",
+            "forward to eco (Internet-Beschwerdestelle), FSM or jugendschutz.net (DE)",
+            "no hotline to forward to in CN",
             "refer to police",
         ]
     );
 
-    browser
-        .click("#rows tr.result[data-number='1'] button.show")
-        .await;
-    let evidence = browser
-        .wait_for(
-            &format!(
-                "{} && document.querySelector('#evidence-1 pre').innerText",
-                shown_js("evidence-1")
-            ),
-            "the evidence of row 1",
-        )
-        .await;
-    let evidence = evidence.as_str().unwrap();
-    for expected in [
-        "hostloc:       0.2.0 (git 1a2b3c4)",
-        ", by 127.0.0.1:53, over pooled",
-        "  46.4.0.1, country DE, registered DE, AS24940 Hetzner Online GmbH, network 46.4.0.0/16, TTL 300 s\n      country sources: dbip-country DE, geo-whois-asn-country DE\n",
-        "Forward to:\n  DE: eco (https://www.eco.de/; ICCAM id 9); FSM (https://www.fsm.de/; ICCAM id 12); jugendschutz.net (https://www.jugendschutz.net/)\n",
-        "ICCAM:\n  hostingCountryCode: DE\n  hostingIpAddress: 46.4.0.1\n  hostingIsp: Hetzner Online GmbH\n  hostingOrganization.autonomousSystemNumber: 24940\n  hostingOrganization.organizationName: Hetzner Online GmbH\n  hostingOrganization.isContentDeliveryNetwork: false\n",
-    ] {
-        assert!(
-            evidence.contains(expected),
-            "{expected:?} not in\n{evidence}"
-        );
-    }
     browser
         .click("#rows tr.result[data-number='2'] button.show")
         .await;
     let evidence = browser
         .wait_for(
             &format!(
-                "{} && document.querySelector('#evidence-2 pre').innerText",
+                "{} && document.querySelector('#evidence-2 pre').textContent",
                 shown_js("evidence-2")
             ),
             "the evidence of row 2",
         )
         .await;
+    let evidence = evidence.as_str().unwrap();
     assert!(
-        evidence
-            .as_str()
-            .unwrap()
-            .contains("Forward to:\n  US: no INHOPE member hotline in US (a test note)\n"),
+        evidence.contains(
+            "\nforward to     CN: no INHOPE member hotline in CN; report to the hosting provider \
+             and CN's police through the usual channels\n"
+        ),
         "{evidence}"
     );
+    assert_same_record(evidence, &server_evidence(&server, list[1]).await);
+    let first = browser
+        .run("return document.querySelector('#evidence-1 pre').textContent;")
+        .await;
+    let first = first.as_str().unwrap();
+    assert!(
+        first.contains("\nforward to     DE: eco (Internet-Beschwerdestelle) (https://"),
+        "{first}"
+    );
+    assert_same_record(first, &server_evidence(&server, list[0]).await);
     // The hotlines' websites are text, not links.
     assert_eq!(
         browser
@@ -711,133 +715,39 @@ async fn the_page_shows_forward_to_and_the_evidence_fields_when_the_result_has_t
     browser.close().await;
 }
 
-/// A server in front of `hostloc serve` that passes every request through and adds to each
-/// Result of `POST /v1/lookup` the fields of SPEC.md's "Evidence and next step", so that the
-/// page can be tested with Results as they will be once those fields land.
-struct EvidenceFields {
-    addr: std::net::SocketAddr,
-    task: tokio::task::JoinHandle<()>,
+/// `GET /v1/lookup?url=REPORT&format=evidence` of `server`: its evidence record of `report`.
+async fn server_evidence(server: &ServeProcess, report: &str) -> String {
+    let response = client()
+        .get(server.url("/v1/lookup"))
+        .query(&[("url", report), ("format", "evidence")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
 }
 
-impl EvidenceFields {
-    async fn start(upstream: std::net::SocketAddr) -> EvidenceFields {
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .await
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = client();
-        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
-            let client = client.clone();
-            async move { EvidenceFields::pass(&client, upstream, request).await }
-        });
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .await
-                .expect("the front server runs");
-        });
-        EvidenceFields { addr, task }
-    }
-
-    async fn pass(
-        client: &reqwest::Client,
-        upstream: std::net::SocketAddr,
-        request: axum::extract::Request,
-    ) -> axum::response::Response {
-        let (parts, body) = request.into_parts();
-        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-        let target = parts.uri.path_and_query().map_or("/", |path| path.as_str());
-        let mut forward = client
-            .request(parts.method.clone(), format!("http://{upstream}{target}"))
-            .body(body);
-        for (name, value) in &parts.headers {
-            if name != axum::http::header::HOST {
-                forward = forward.header(name, value);
-            }
-        }
-        let answer = forward.send().await.expect("hostloc serve answers");
-        let status = answer.status();
-        let mut headers = answer.headers().clone();
-        let mut bytes = answer.bytes().await.unwrap().to_vec();
-        if parts.uri.path() == "/v1/lookup"
-            && status == 200
-            && headers["content-type"] == "application/json"
-        {
-            let mut answer: Value = serde_json::from_slice(&bytes).unwrap();
-            for result in answer["results"].as_array_mut().unwrap() {
-                add_evidence_fields(result);
-            }
-            bytes = serde_json::to_vec(&answer).unwrap();
-            headers.remove(axum::http::header::CONTENT_LENGTH);
-        }
-        let mut response = axum::response::Response::new(axum::body::Body::from(bytes));
-        *response.status_mut() = status;
-        *response.headers_mut() = headers;
-        response
-    }
-}
-
-impl Drop for EvidenceFields {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Adds SPEC.md's evidence fields to one Result, from its own values.
-fn add_evidence_fields(result: &mut Value) {
-    let jurisdiction = result["jurisdiction"].as_str().unwrap().to_owned();
-    result["hostloc_version"] = json!("0.2.0 (git 1a2b3c4)");
-    if result["dns"].is_object() {
-        result["dns"]["servers"] = json!(["127.0.0.1:53"]);
-        result["dns"]["transport"] = json!("pooled");
-    }
-    for address in result["addresses"].as_array_mut().unwrap() {
-        let country = address["country"].clone();
-        address["ttl"] = json!(300);
-        address["country_sources"] =
-            json!({ "dbip-country": country, "geo-whois-asn-country": country });
-    }
-    let forwarded = matches!(
-        result["verdict"].as_str(),
-        Some("foreign" | "partly_domestic")
-    );
-    result["forward_to"] = if forwarded {
-        let countries = result["countries"].as_array().unwrap();
-        let entries: Vec<Value> = countries
-            .iter()
-            .filter_map(Value::as_str)
-            .filter(|country| *country != jurisdiction)
-            .map(|country| match country {
-                "DE" => json!({ "country": "DE", "note": null, "hotlines": [
-                    { "name": "eco", "website": "https://www.eco.de/", "iccam_id": 9 },
-                    { "name": "FSM", "website": "https://www.fsm.de/", "iccam_id": 12 },
-                    { "name": "jugendschutz.net", "website": "https://www.jugendschutz.net/", "iccam_id": null },
-                ] }),
-                other => json!({ "country": other, "hotlines": [],
-                    "note": format!("no INHOPE member hotline in {other} (a test note)") }),
+/// The page's evidence record and the server's for the same report are the same text, but
+/// for what a second lookup cannot repeat: the moment of the lookup, and whether the DNS answer
+/// was asked for or came from hostloc's cache (when it was answered must be the same).
+fn assert_same_record(page: &str, server: &str) {
+    let repeatable = |record: &str| -> String {
+        record
+            .split_inclusive('\n')
+            .map(|line| {
+                if line.starts_with("looked up at ") {
+                    "looked up at   <the lookup's time>\n".to_owned()
+                } else if line.starts_with("dns ") {
+                    line.replace("(from hostloc's cache)", "(<asked or cached>)")
+                        .replace("(asked for this lookup)", "(<asked or cached>)")
+                } else {
+                    line.to_owned()
+                }
             })
-            .collect();
-        json!(entries)
-    } else {
-        Value::Null
+            .collect()
     };
-    let first_public = result["addresses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|address| address["public"] == true)
-        .cloned();
-    result["iccam"] = first_public.map_or(Value::Null, |address| {
-        json!({
-            "hostingCountryCode": address["country"],
-            "hostingIpAddress": address["ip"],
-            "hostingIsp": address["as_org"],
-            "hostingOrganization": {
-                "autonomousSystemNumber": address["asn"],
-                "organizationName": address["as_org"],
-                "isContentDeliveryNetwork": !address["cdn"].is_null(),
-            },
-        })
-    });
+    assert!(page.starts_with("hostloc evidence record\n"), "{page}");
+    assert_eq!(repeatable(page), repeatable(server));
 }
 
 /// `hostloc batch` on a CSV of the one column `url` holding `list`: its output.
@@ -1064,6 +974,69 @@ async fn the_lookup_api_answers_the_batch_csv_when_asked() {
             .as_str()
             .unwrap()
             .contains("`json` or `csv`"),
+        "{message}"
+    );
+}
+
+/// `POST /v1/lookup?evidence=true`, which the page calls: beside each result its evidence
+/// record, written from that same result (its time, verdict and reason), the text
+/// `GET /v1/lookup?format=evidence` answers; none without the parameter, and a 400 naming the
+/// problem when asked for with CSV.
+#[tokio::test]
+async fn the_lookup_api_gives_each_results_evidence_record_when_asked() {
+    let world = TestWorld::new();
+    let dns = dns_world();
+    let server = serve(&world, &dns, None, &[]).await;
+    let client = client();
+    let list = [
+        "95.211.0.1",
+        "hxxps://files.example[.]nl/a.jpg",
+        "www.cdn-site.example",
+        "gone.example.nl",
+        JUNK,
+    ];
+    let post = |path: &str| {
+        client
+            .post(server.url(path))
+            .json(&json!({ "urls": list }))
+            .send()
+    };
+    let answer: Value = post("/v1/lookup?evidence=true")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let results = answer["results"].as_array().unwrap();
+    let records = answer["evidence"].as_array().unwrap();
+    assert_eq!((results.len(), records.len()), (list.len(), list.len()));
+    for ((result, record), report) in results.iter().zip(records).zip(list) {
+        let record = record.as_str().unwrap();
+        for line in [
+            format!(
+                "looked up at   {}\n",
+                result["looked_up_at"].as_str().unwrap()
+            ),
+            format!("verdict        {}: ", result["verdict"].as_str().unwrap()),
+            format!("reason         {}\n", result["reason"].as_str().unwrap()),
+        ] {
+            assert!(record.contains(&line), "{line:?} not in\n{record}");
+        }
+        assert_same_record(record, &server_evidence(&server, report).await);
+    }
+
+    let plain: Value = post("/v1/lookup").await.unwrap().json().await.unwrap();
+    assert_eq!(plain["evidence"], Value::Null, "{plain}");
+    assert_eq!(plain["results"].as_array().unwrap().len(), list.len());
+
+    let refused = post("/v1/lookup?format=csv&evidence=true").await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let message: Value = refused.json().await.unwrap();
+    assert!(
+        message["error"]
+            .as_str()
+            .unwrap()
+            .contains("`evidence=true`"),
         "{message}"
     );
 }

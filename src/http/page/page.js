@@ -2,9 +2,11 @@
 //
 // It reads the pasted reports, one per line, sends them in chunks within the server's limits
 // and in order, and draws one row per report with the verdict, the action it calls for in words,
-// and the evidence. It never decides a verdict itself, never writes a report to browser storage
-// or to the page's address, and never makes anything in a result clickable. Every element is
-// built with the DOM (the Content-Security-Policy forbids writing HTML from strings).
+// and the evidence. The evidence is the server's own record of the same lookup (`evidence=true`,
+// the text of `hostloc lookup --evidence`), shown and copied as it comes: no evidence is worded
+// here. It never decides a verdict itself, never writes a report to browser storage or to the
+// page's address, and never makes anything in a result clickable. Every element is built with
+// the DOM (the Content-Security-Policy forbids writing HTML from strings).
 'use strict';
 
 (() => {
@@ -92,11 +94,11 @@
     resetResults();
     const results = [];
     try {
-      await inChunks(reports, 'json', 'Looking up', (chunkResults) => {
-        for (const report of chunkResults) {
+      await inChunks(reports, 'json', 'Looking up', (answer) => {
+        answer.results.forEach((report, index) => {
           results.push(report);
-          drawRow(results.length, report);
-        }
+          drawRow(results.length, report, answer.evidence[index]);
+        });
         drawSummary(results);
       });
       lookedUp = reports;
@@ -164,13 +166,18 @@
     showProgress(doing, done, reports.length);
     for (const chunk of chunks) {
       const answer = await post(chunk, format);
-      if (format === 'json' && (!Array.isArray(answer) || answer.length !== chunk.length)) {
+      if (format === 'json' && !(answered(answer.results, chunk) && answered(answer.evidence, chunk))) {
         throw new ApiFailure(0, 'the server answered with the wrong number of results');
       }
       receive(answer);
       done += chunk.length;
       showProgress(doing, done, reports.length);
     }
+  }
+
+  // Whether `list` has one entry per report of `chunk`.
+  function answered(list, chunk) {
+    return Array.isArray(list) && list.length === chunk.length;
   }
 
   // Chunks of at most `chunkSize` reports whose request body stays within the server's limit.
@@ -195,8 +202,8 @@
     return chunks;
   }
 
-  // One POST /v1/lookup: the results (JSON) or the CSV text. Waits and retries when the server
-  // is at its limit of concurrent requests (503 with Retry-After).
+  // One POST /v1/lookup: the results with their evidence records (JSON) or the CSV text. Waits
+  // and retries when the server is at its limit of concurrent requests (503 with Retry-After).
   async function post(urls, format) {
     const headers = {
       'Content-Type': 'application/json',
@@ -205,7 +212,7 @@
     if (token !== null) {
       headers.Authorization = `Bearer ${token}`;
     }
-    const path = format === 'csv' ? '/v1/lookup?format=csv' : '/v1/lookup';
+    const path = format === 'csv' ? '/v1/lookup?format=csv' : '/v1/lookup?evidence=true';
     for (let attempt = 0; ; attempt += 1) {
       let response;
       try {
@@ -228,7 +235,7 @@
       }
       if (response.ok) {
         try {
-          return format === 'csv' ? await response.text() : (await response.json()).results;
+          return format === 'csv' ? await response.text() : await response.json();
         } catch (error) {
           throw new ApiFailure(response.status, 'the server\'s answer could not be read');
         }
@@ -342,9 +349,9 @@
     page.summary.hidden = false;
   }
 
-  function drawRow(number, report) {
+  // One row; `evidence` is the server's evidence record of this very result.
+  function drawRow(number, report, evidence) {
     const evidenceId = `evidence-${number}`;
-    const evidence = evidenceText(report);
     const show = el('button', {
       type: 'button',
       className: 'small show',
@@ -479,129 +486,6 @@
     return elsewhere.map((country) => `forward to the hotline of ${country}`).join('; ');
   }
 
-  // The evidence of one result as plain text: what "Show" displays and "Copy evidence" copies.
-  function evidenceText(report) {
-    const lines = [];
-    const field = (name, value) => lines.push(`${`${name}:`.padEnd(15)}${value}`);
-    field('Report', report.input);
-    field('URL', orNone(report.url));
-    field('Host', report.host == null
-      ? 'none'
-      : `${report.host} (${report.host_kind}${report.registrable_domain ? `, registrable domain ${report.registrable_domain}` : ''})`);
-    field('Verdict', `${report.verdict}: ${action(report)}`);
-    field('Referral', report.referral ? 'yes, to the police' : 'no');
-    field('Reason', report.reason);
-    field('Jurisdiction', report.jurisdiction);
-    field('Looked up at', report.looked_up_at);
-    if (report.hostloc_version) {
-      field('hostloc', report.hostloc_version);
-    }
-    const dns = report.dns;
-    if (dns) {
-      const parts = [`outcome ${dns.outcome}`];
-      if (dns.ttl != null) {
-        parts.push(`TTL ${dns.ttl} s`);
-      }
-      if (dns.resolved_at) {
-        parts.push(`answered ${dns.resolved_at}${dns.from_cache ? ' (from hostloc\'s cache)' : ''}`);
-      }
-      if (Array.isArray(dns.servers) && dns.servers.length) {
-        parts.push(`by ${dns.servers.join(', ')}`);
-      }
-      if (dns.transport) {
-        parts.push(`over ${dns.transport}`);
-      }
-      field('DNS', parts.join(', '));
-      if (Array.isArray(dns.cname_chain) && dns.cname_chain.length) {
-        field('CNAME chain', [report.host, ...dns.cname_chain].join(' → '));
-      }
-      for (const query of dns.queries || []) {
-        field(`  ${query.type}`, `${query.outcome}, ${count(query.answers, 'answer')}`);
-      }
-    } else {
-      field('DNS', report.host == null ? 'not asked (no host)' : 'not asked (an IP address)');
-    }
-    if (report.addresses.length) {
-      lines.push('Addresses:');
-      for (const address of report.addresses) {
-        lines.push(`  ${addressEvidence(address)}`);
-        if (address.country_sources && typeof address.country_sources === 'object') {
-          const sources = Object.entries(address.country_sources)
-            .map(([source, country]) => `${source} ${orNone(country)}`);
-          if (sources.length) {
-            lines.push(`      country sources: ${sources.join(', ')}`);
-          }
-        }
-      }
-    }
-    if (Array.isArray(report.forward_to) && report.forward_to.length) {
-      lines.push('Forward to:');
-      for (const entry of report.forward_to) {
-        const hotlines = (entry.hotlines || []).map((hotline) => {
-          const about = [hotline.website, hotline.iccam_id != null ? `ICCAM id ${hotline.iccam_id}` : null]
-            .filter((part) => part);
-          const name = hotline.name == null ? 'member hotline, name unknown' : hotline.name;
-          return about.length ? `${name} (${about.join('; ')})` : name;
-        });
-        const parts = [...hotlines, ...(entry.note ? [entry.note] : [])];
-        lines.push(`  ${entry.country}: ${parts.length ? parts.join('; ') : 'no hotline'}`);
-      }
-    }
-    if (report.iccam && typeof report.iccam === 'object') {
-      lines.push('ICCAM:');
-      flatten(report.iccam, '', (key, value) => lines.push(`  ${key}: ${orNone(value)}`));
-    }
-    if (report.databases.length) {
-      lines.push('Databases:');
-      for (const database of report.databases) {
-        lines.push(`  ${database.role}: ${database.type}, built ${orNone(database.built)}, file ${database.file}, sha256 ${database.sha256}`);
-      }
-    }
-    if (report.warnings && report.warnings.length) {
-      lines.push('Warnings:');
-      for (const warning of report.warnings) {
-        lines.push(`  ${warning}`);
-      }
-    }
-    return lines.join('\n');
-  }
-
-  function addressEvidence(address) {
-    const parts = [address.ip];
-    if (address.located_as) {
-      parts.push(`located as ${address.located_as}`);
-    }
-    if (!address.public) {
-      parts.push(`not public${address.special_purpose ? ` (${address.special_purpose})` : ''}`);
-    }
-    parts.push(`country ${orNone(address.country)}`);
-    parts.push(`registered ${orNone(address.registered_country)}`);
-    parts.push(address.asn != null ? `AS${address.asn} ${orNone(address.as_org)}` : 'AS unknown');
-    if (address.network) {
-      parts.push(`network ${address.network}`);
-    }
-    if (address.as_network && address.as_network !== address.network) {
-      parts.push(`AS network ${address.as_network}`);
-    }
-    if (address.cdn) {
-      parts.push(`CDN ${address.cdn}${address.cdn_match ? ` (by ${address.cdn_match})` : ''}`);
-    }
-    if (address.ttl != null) {
-      parts.push(`TTL ${address.ttl} s`);
-    }
-    return parts.join(', ');
-  }
-
-  function flatten(object, prefix, emit) {
-    for (const [key, value] of Object.entries(object)) {
-      if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-        flatten(value, `${prefix}${key}.`, emit);
-      } else {
-        emit(`${prefix}${key}`, Array.isArray(value) ? value.join(', ') : value);
-      }
-    }
-  }
-
   // ------------------------------------------------------------------------------------------
   // Small helpers
 
@@ -665,10 +549,6 @@
 
   function known(value) {
     return value == null ? el('span', { className: 'none', text: '—', label: 'none' }) : text(value);
-  }
-
-  function orNone(value) {
-    return value == null ? 'none' : String(value);
   }
 
   // A hotline's name; the hotline table may know a country's member hotline only by its ICCAM

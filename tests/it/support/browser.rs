@@ -232,6 +232,8 @@ impl Browser {
             .set_window_size(width, height)
             .await
             .expect("resize");
+        // The whole page from its top, wherever the last action scrolled it.
+        self.run("window.scrollTo(0, 0);").await;
         let png = self.client.screenshot().await.expect("screenshot");
         let path = artifacts().join(format!("{name}.png"));
         std::fs::write(&path, png).expect("write the screenshot");
