@@ -862,6 +862,15 @@ pub struct UpdateArgs {
     #[arg(long, env = "HOSTLOC_NO_DBIP")]
     pub no_dbip: bool,
 
+    /// Where the current geo-whois-asn-country.mmdb is: the second country source's URL.
+    ///
+    /// A plain, gzipped or npm-packed (.tgz) .mmdb, e.g. the asset of the publisher's latest
+    /// GitHub release (https://github.com/sapics/ip-location-db/releases). There is no default:
+    /// without it, a second source in place fails the update (it only grows older); ask DB-IP
+    /// alone with --single-source instead. See docs/deploy.md.
+    #[arg(long, env = "HOSTLOC_GEO_WHOIS_URL", value_name = "URL")]
+    pub geo_whois_url: Option<String>,
+
     /// geoipupdate's GeoIP.conf: also update its MaxMind editions.
     ///
     /// AccountID, LicenseKey and EditionIDs are read; each edition is written as
@@ -1022,6 +1031,20 @@ impl Cli {
                  (or HOSTLOC_OUTPUT_FORMAT) asks for the whole result; drop one of them",
             ));
         }
+        if let Command::Data(DataCommand::Update(update)) = &self.command
+            && update.update.geo_whois_url.is_some()
+            && !data.uses_second_source()
+        {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "--geo-whois-url names the second country source's file, but the country \
+                     databases to update do not include {} (--single-source, or a --country-db \
+                     list without it); drop --geo-whois-url, or use the second source",
+                    DataFile::SecondOpinionDb.names()[0]
+                ),
+            ));
+        }
         if data.single_source && data.country_db.len() > 1 {
             return Err(Cli::command().error(
                 clap::error::ErrorKind::ArgumentConflict,
@@ -1124,6 +1147,17 @@ fn option_takes_value(command: &clap::Command, name: &str) -> Option<bool> {
 }
 
 impl DataArgs {
+    /// Whether these settings ask the bundled second country source, by its file name: by
+    /// default, unless `--single-source`; with `--country-db`, when one after the first has it.
+    pub fn uses_second_source(&self) -> bool {
+        let name = DataFile::SecondOpinionDb.names()[0];
+        match self.country_db.split_first() {
+            _ if self.single_source => false,
+            None => true,
+            Some((_, others)) => others.iter().any(|path| path.ends_with(name)),
+        }
+    }
+
     /// The data files: those given, and the others found by the search of
     /// [`crate::data_files`], ending with `bundled` (the copy a binary carries, if any).
     ///

@@ -1,9 +1,11 @@
 //! Data update: `hostloc data update`, fetching current GeoIP databases from their publishers.
 //!
 //! Owns downloading the monthly DB-IP Lite files (country and ASN, gzipped `.mmdb` at a URL
-//! pattern with the year and month in it) and, when a `GeoIP.conf` is given, MaxMind editions
-//! the way `geoipupdate` does (its metadata and download API, HTTP Basic auth with AccountID and
-//! LicenseKey, `.tar.gz` archives checked against the published MD5). Each file is written to a
+//! pattern with the year and month in it), the second country source (`geo-whois-asn-country`)
+//! from the URL the operator gives (a plain, gzipped or npm-packed `.mmdb`; there is no default
+//! URL), and, when a `GeoIP.conf` is given, MaxMind editions the way `geoipupdate` does (its
+//! metadata and download API, HTTP Basic auth with AccountID and LicenseKey, `.tar.gz` archives
+//! checked against the published MD5). Each file is written to a
 //! temporary file in the target's own folder, verified (it opens as a MaxMind DB of the right
 //! kind, and it is not older than the file it replaces), and only then renamed over the target,
 //! so that a reader (`serve --watch-interval`, `geoipupdate`-style consumers) sees either the old
@@ -11,7 +13,7 @@
 //!
 //! **This is the only HTTP client in hostloc, and it never contacts a reported host.** It runs
 //! only as this command, never during a lookup, and asks only the configured publishers' URLs
-//! (DB-IP, MaxMind, or the operator's mirror of them).
+//! (DB-IP, MaxMind, the second source's URL, or the operator's mirror of them).
 //!
 //! Must not: touch any file other than its targets (and their temporary siblings), replace a
 //! file with one that does not open, or log a licence key.
@@ -48,6 +50,8 @@ const USER_AGENT: &str = concat!("hostloc/", env!("CARGO_PKG_VERSION"), " (data 
 pub struct UpdatePlan {
     /// DB-IP Lite files: (URL template, target file, role). Empty with `--no-dbip`.
     pub dbip: Vec<DbIpFile>,
+    /// The second country source, when the configuration uses `geo-whois-asn-country.mmdb`.
+    pub second_source: Option<SecondSourceFile>,
     /// MaxMind editions, when a `GeoIP.conf` was given.
     pub maxmind: Option<MaxMindPlan>,
     /// Time limit for one download.
@@ -64,6 +68,19 @@ pub struct DbIpFile {
     /// What the file must hold.
     pub role: DatabaseRole,
 }
+
+/// The second country source to keep current: ip-location-db's `geo-whois-asn-country`.
+#[derive(Debug, Clone)]
+pub struct SecondSourceFile {
+    /// Where its current file is (`--geo-whois-url`); `None` when the operator gave none, which
+    /// fails the update of a file in place, since it would only grow older.
+    pub url: Option<String>,
+    /// The file to replace.
+    pub target: PathBuf,
+}
+
+/// How [`FileUpdate::source`] names the second country source.
+pub const SECOND_SOURCE: &str = "geo-whois-asn-country";
 
 /// MaxMind editions to keep current, from `GeoIP.conf`.
 #[derive(Clone)]
@@ -319,6 +336,27 @@ pub enum UpdateError {
         /// Its `database_type`.
         database_type: String,
     },
+    /// The second country source is in place, but no URL says where its current file is.
+    #[error(
+        "no --geo-whois-url (HOSTLOC_GEO_WHOIS_URL) says where its current file is, so it only \
+         grows older (built {built}); give the URL of the publisher's current file, or ask DB-IP \
+         alone with --single-source (HOSTLOC_SINGLE_SOURCE) (docs/deploy.md, \"The second \
+         country source\")"
+    )]
+    NoSecondSourceUrl {
+        /// Build time of the file in place.
+        built: String,
+    },
+    /// The download is an archive without the database it should hold.
+    #[error("the archive from {url} holds no {name} ({found})")]
+    NotInArchive {
+        /// The URL.
+        url: String,
+        /// The file looked for.
+        name: String,
+        /// The `.mmdb` files it does hold, or `no .mmdb file`.
+        found: String,
+    },
     /// A file to copy (`data seed`'s bundled one) cannot be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -418,6 +456,22 @@ pub async fn run(plan: &UpdatePlan) -> Result<Vec<FileUpdate>, reqwest::Error> {
             result,
         });
     }
+    if let Some(file) = &plan.second_source {
+        let result = match &file.url {
+            Some(url) => update_second_source(&client, url, &file.target).await,
+            None => Err(UpdateError::NoSecondSourceUrl {
+                built: Database::open(&file.target, DatabaseRole::Country)
+                    .ok()
+                    .and_then(|database| database.built().map(rfc3339))
+                    .unwrap_or_else(|| "unknown".to_owned()),
+            }),
+        };
+        updates.push(FileUpdate {
+            source: SECOND_SOURCE.to_owned(),
+            target: file.target.clone(),
+            result,
+        });
+    }
     if let Some(maxmind) = &plan.maxmind {
         for edition in &maxmind.editions {
             let target = maxmind.directory.join(format!("{edition}.mmdb"));
@@ -480,19 +534,26 @@ fn last_month(date: time::Date) -> time::Date {
         .unwrap_or(date)
 }
 
+/// Refuses to go on when `target` holds one of MaxMind's products, which only MaxMind's own
+/// editions may replace.
+fn refuse_maxmind(target: &Path) -> Result<(), UpdateError> {
+    match open_any(target) {
+        Ok(current) if is_maxmind(current.database_type()) => {
+            Err(UpdateError::WouldReplaceMaxMind {
+                target: target.to_owned(),
+                database_type: current.database_type().to_owned(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 async fn update_dbip(
     client: &reqwest::Client,
     file: &DbIpFile,
     today: time::Date,
 ) -> Result<Change, UpdateError> {
-    if let Ok(current) = open_any(&file.target)
-        && is_maxmind(current.database_type())
-    {
-        return Err(UpdateError::WouldReplaceMaxMind {
-            target: file.target.clone(),
-            database_type: current.database_type().to_owned(),
-        });
-    }
+    refuse_maxmind(&file.target)?;
     // DB-IP publishes a month's file in its first days: until then, last month's is current.
     let this_month = month_url(&file.url_template, today);
     let (url, body) = match download(client, &this_month, None).await? {
@@ -524,6 +585,112 @@ async fn update_dbip(
         })
     })
     .await
+}
+
+/// The second country source from `url`: the `.mmdb` itself, gzipped, or in a `.tar.gz` (an
+/// npm package tarball holds `package/geo-whois-asn-country.mmdb` beside the IPv4-only and
+/// IPv6-only files), told apart by content, not by name. Checked like a DB-IP file: a country
+/// database, not older than the one in place.
+async fn update_second_source(
+    client: &reqwest::Client,
+    url: &str,
+    target: &Path,
+) -> Result<Change, UpdateError> {
+    refuse_maxmind(target)?;
+    let body = download(client, url, None)
+        .await?
+        .ok_or_else(|| UpdateError::Status {
+            url: url.to_owned(),
+            status: 404,
+            detail: String::new(),
+        })?;
+    let target = target.to_owned();
+    let url = url.to_owned();
+    blocking(move || {
+        let name = target
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        install(&target, Kind::Role(DatabaseRole::Country), |out| {
+            unpack_database(&body, &name, out).map_err(|problem| match problem {
+                Unpacked::Io(source) => UpdateError::Unpack {
+                    url: url.clone(),
+                    source,
+                },
+                Unpacked::NotInArchive(found) => UpdateError::NotInArchive {
+                    url: url.clone(),
+                    name: name.clone(),
+                    found,
+                },
+            })
+        })
+    })
+    .await
+}
+
+/// Why [`unpack_database`] wrote nothing.
+enum Unpacked {
+    /// Not gzip / tar as it claims, or too large.
+    Io(std::io::Error),
+    /// An archive without the file: the `.mmdb` files it does hold.
+    NotInArchive(String),
+}
+
+/// Writes the database in `body` to `out`: `body` itself, its gunzipped content, or from a
+/// (gzipped) tar archive the entry called `name`, else its only `.mmdb` entry.
+fn unpack_database(body: &[u8], name: &str, out: &mut impl Write) -> Result<(), Unpacked> {
+    let unpacked;
+    let content = if body.starts_with(&[0x1f, 0x8b]) {
+        let mut buffer = Vec::new();
+        copy_limited(&mut flate2::read::GzDecoder::new(body), &mut buffer).map_err(Unpacked::Io)?;
+        unpacked = buffer;
+        unpacked.as_slice()
+    } else {
+        body
+    };
+    // A POSIX tar header has "ustar" at offset 257.
+    if content.get(257..262) != Some(b"ustar".as_slice()) {
+        return out.write_all(content).map_err(Unpacked::Io);
+    }
+    let is_mmdb = |path: &Path| {
+        path.extension()
+            .is_some_and(|extension| extension == "mmdb")
+    };
+    let mut found = Vec::new();
+    for entry in tar::Archive::new(content).entries().map_err(Unpacked::Io)? {
+        let entry = entry.map_err(Unpacked::Io)?;
+        let path = entry.path().map_err(Unpacked::Io)?.into_owned();
+        if is_mmdb(&path) {
+            found.push(path);
+        }
+    }
+    let chosen = match found
+        .iter()
+        .find(|path| path.file_name().is_some_and(|file| file == name))
+    {
+        Some(path) => path.clone(),
+        None if found.len() == 1 => found[0].clone(),
+        None => {
+            let names: Vec<String> = found
+                .iter()
+                .map(|path| path.display().to_string())
+                .collect();
+            return Err(Unpacked::NotInArchive(if names.is_empty() {
+                "no .mmdb file".to_owned()
+            } else {
+                format!("only {}", names.join(", "))
+            }));
+        }
+    };
+    for entry in tar::Archive::new(content).entries().map_err(Unpacked::Io)? {
+        let mut entry = entry.map_err(Unpacked::Io)?;
+        if entry.path().map_err(Unpacked::Io)?.as_ref() == chosen.as_path() {
+            return copy_limited(&mut entry, out)
+                .map(drop)
+                .map_err(Unpacked::Io);
+        }
+    }
+    Err(Unpacked::NotInArchive("no .mmdb file".to_owned()))
 }
 
 /// MaxMind's metadata for one edition.

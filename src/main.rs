@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use anyhow::Context;
 use hostloc::config::{BatchStep, Cli, Command, DataCommand, DataUpdateArgs};
 use hostloc::data_files::{Bundled, DataFile};
-use hostloc::data_update::{self, DbIpFile, GeoIpConf, UpdatePlan};
+use hostloc::data_update::{self, DbIpFile, GeoIpConf, SecondSourceFile, UpdatePlan};
 use hostloc::geoip::DatabaseRole;
 use hostloc::plural::count;
 use hostloc::{agreement, asn_import, batch, cli, data_age, healthcheck, http, manual, telemetry};
@@ -281,6 +281,18 @@ fn update_plan(args: &DataUpdateArgs) -> anyhow::Result<UpdatePlan> {
             },
         ]
     };
+    // The second country source, where the configuration asks for it by its name (as
+    // `data seed` copies it); with no URL, only a file in place is reported, since it ages.
+    let second_source_name = DataFile::SecondOpinionDb.names()[0];
+    let second_source = paths
+        .second_opinion_dbs
+        .iter()
+        .find(|path| path.ends_with(second_source_name))
+        .filter(|path| update.geo_whois_url.is_some() || path.exists())
+        .map(|target| SecondSourceFile {
+            url: update.geo_whois_url.clone(),
+            target: target.clone(),
+        });
     let maxmind = match &update.geoip_conf {
         Some(path) => {
             Some(GeoIpConf::read(path)?.plan(path, update.maxmind_url.as_deref(), &maxmind_dir)?)
@@ -289,6 +301,7 @@ fn update_plan(args: &DataUpdateArgs) -> anyhow::Result<UpdatePlan> {
     };
     Ok(UpdatePlan {
         dbip,
+        second_source,
         maxmind,
         timeout: update.download_timeout,
     })

@@ -19,14 +19,14 @@ const NEWER: u64 = BUILT + 150 * 86_400;
 /// A build time a month before them.
 const OLDER: u64 = BUILT - 30 * 86_400;
 
-const COUNTRY_URL: &str = "/free/dbip-country-lite-{YYYY}-{MM}.mmdb.gz";
-const ASN_URL: &str = "/free/dbip-asn-lite-{YYYY}-{MM}.mmdb.gz";
+pub(crate) const COUNTRY_URL: &str = "/free/dbip-country-lite-{YYYY}-{MM}.mmdb.gz";
+pub(crate) const ASN_URL: &str = "/free/dbip-asn-lite-{YYYY}-{MM}.mmdb.gz";
 
-fn country_db(built: u64) -> Vec<u8> {
+pub(crate) fn country_db(built: u64) -> Vec<u8> {
     mmdb::db_bytes("DBIP-Country-Lite", WORLD, geoip2_country, built)
 }
 
-fn asn_db(built: u64) -> Vec<u8> {
+pub(crate) fn asn_db(built: u64) -> Vec<u8> {
     mmdb::db_bytes(
         "DBIP-ASN-Lite (compat=GeoLite2-ASN)",
         WORLD,
@@ -35,21 +35,21 @@ fn asn_db(built: u64) -> Vec<u8> {
     )
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
 }
 
 /// `{YYYY}-{MM}` of this month and of last month, UTC.
-fn months() -> [String; 2] {
+pub(crate) fn months() -> [String; 2] {
     let today = time::OffsetDateTime::now_utc().date();
     let first = today.replace_day(1).unwrap();
     let last_month = first.previous_day().unwrap();
     [today, last_month].map(|date| format!("{:04}-{:02}", date.year(), u8::from(date.month())))
 }
 
-fn month_path(template: &str, month: &str) -> String {
+pub(crate) fn month_path(template: &str, month: &str) -> String {
     let (year, month) = month.split_once('-').unwrap();
     template.replace("{YYYY}", year).replace("{MM}", month)
 }
@@ -277,8 +277,7 @@ fn a_server_error_is_reported_with_its_status() {
 /// A MaxMind edition as the download API ships it: a .tar.gz holding a dated folder with the
 /// database and its licence files.
 fn maxmind_archive(edition: &str, database: &[u8]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (name, bytes) in [
+    tar_gz(&[
         (
             format!("{edition}_20261201/LICENSE.txt"),
             b"licence".to_vec(),
@@ -291,7 +290,13 @@ fn maxmind_archive(edition: &str, database: &[u8]) -> Vec<u8> {
             format!("{edition}_20261201/{edition}.mmdb"),
             database.to_vec(),
         ),
-    ] {
+    ])
+}
+
+/// A .tar.gz of `entries` (path, contents).
+fn tar_gz(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, bytes) in entries {
         let mut header = tar::Header::new_gnu();
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
@@ -550,5 +555,209 @@ fn seed_copies_the_bundled_files_only_where_they_are_missing() {
     assert!(
         stderr.contains("present") && stderr.contains("seeded"),
         "{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The second country source
+
+/// The second source's file name, which names it in results.
+const SECOND: &str = "geo-whois-asn-country.mmdb";
+/// Where the loopback publisher serves it.
+pub(crate) const SECOND_URL: &str = "/releases/latest/download/geo-whois-asn-country.mmdb";
+
+/// A geo-whois-asn-country database in ip-location-db's flat layout, built at `built`.
+pub(crate) fn second_db(built: u64) -> Vec<u8> {
+    mmdb::db_bytes("country ipvAll", WORLD, mmdb::flat_country_code, built)
+}
+
+/// An npm package tarball of `@ip-location-db/geo-whois-asn-country-mmdb`: the file beside the
+/// IPv4-only and IPv6-only ones and the package's own files, under `package/`.
+fn npm_tarball(database: &[u8]) -> Vec<u8> {
+    tar_gz(&[
+        ("package/package.json".to_owned(), b"{}".to_vec()),
+        (
+            "package/geo-whois-asn-country-ipv4.mmdb".to_owned(),
+            second_db(OLDER),
+        ),
+        (format!("package/{SECOND}"), database.to_vec()),
+        (
+            "package/geo-whois-asn-country-ipv6.mmdb".to_owned(),
+            second_db(OLDER),
+        ),
+    ])
+}
+
+impl Setup {
+    /// The same folder with the second source in place, built in June.
+    fn with_second_source() -> Setup {
+        let setup = Setup::new();
+        std::fs::write(setup.second(), second_db(BUILT)).unwrap();
+        setup
+    }
+
+    fn second(&self) -> PathBuf {
+        self.dir.path().join(SECOND)
+    }
+
+    /// `data update` of the second source alone, from the publisher's `SECOND_URL`.
+    fn update_second(&self, extra: &[&str]) -> Output {
+        let url = self.publisher.url(SECOND_URL);
+        let mut args = vec!["--no-dbip", "--geo-whois-url", url.as_str()];
+        args.extend_from_slice(extra);
+        self.update(&args)
+    }
+}
+
+/// The second source's current file replaces the one in place whether the URL serves it plain,
+/// gzipped, or as the npm package's tarball (the file of that name, not the IPv4-only one
+/// before it); a second run finds it current.
+#[test]
+fn the_second_source_is_refreshed_from_the_url_given_in_any_packing() {
+    for (packing, body) in [
+        ("plain", second_db(NEWER)),
+        ("gzip", gzip(&second_db(NEWER))),
+        ("npm tarball", npm_tarball(&second_db(NEWER))),
+    ] {
+        let setup = Setup::with_second_source();
+        setup.publisher.put(SECOND_URL, body);
+        let output = setup.update_second(&[]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{packing}: {}",
+            text(&output)
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains(&format!(
+                "updated  geo-whois-asn-country: {} is now country ipvAll built ",
+                setup.second().display()
+            )) && stdout.contains("(was 2026-06-01T00:00:00Z)"),
+            "{packing}: {stdout}"
+        );
+        assert_eq!(
+            std::fs::read(setup.second()).unwrap(),
+            second_db(NEWER),
+            "{packing}"
+        );
+        assert_eq!(setup.strays(), Vec::<String>::new(), "{packing}");
+        let again = setup.update_second(&[]);
+        assert_eq!(again.status.code(), Some(0), "{packing}: {}", text(&again));
+        assert!(
+            String::from_utf8_lossy(&again.stdout).contains("current  geo-whois-asn-country"),
+            "{packing}: {}",
+            text(&again)
+        );
+        // The DB-IP files were not asked for.
+        assert_eq!(built(&setup.country(), DatabaseRole::Country), Some(BUILT));
+    }
+
+    // A fresh volume without the file: the download is installed.
+    let setup = Setup::new();
+    setup.publisher.put(SECOND_URL, gzip(&second_db(NEWER)));
+    let output = setup.update_second(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(std::fs::read(setup.second()).unwrap(), second_db(NEWER));
+}
+
+/// Whatever is wrong with the download, the file in place stays byte for byte and the run
+/// fails naming the file and why.
+#[test]
+fn a_bad_second_source_download_leaves_the_file_in_place() {
+    let cases: Vec<(&str, Option<Vec<u8>>, &str)> = vec![
+        ("missing", None, "answered HTTP 404"),
+        ("stale", Some(second_db(OLDER)), "is older than"),
+        (
+            "an ASN file",
+            Some(gzip(&asn_db(NEWER))),
+            "has no country data",
+        ),
+        (
+            "a web page",
+            Some(b"<html>Please log in</html>".to_vec()),
+            "is not a valid MaxMind DB file",
+        ),
+        (
+            "corrupt gzip",
+            Some(b"\x1f\x8b\x08\x00garbage that is not deflate".to_vec()),
+            "cannot be unpacked",
+        ),
+        (
+            "a tarball of other files",
+            Some(tar_gz(&[
+                ("package/a-ipv4.mmdb".to_owned(), second_db(NEWER)),
+                ("package/a-ipv6.mmdb".to_owned(), second_db(NEWER)),
+            ])),
+            "holds no geo-whois-asn-country.mmdb (only package/a-ipv4.mmdb, package/a-ipv6.mmdb)",
+        ),
+    ];
+    for (case, body, message) in cases {
+        let setup = Setup::with_second_source();
+        if let Some(body) = body {
+            setup.publisher.put(SECOND_URL, body);
+        }
+        let before = std::fs::read(setup.second()).unwrap();
+        let output = setup.update_second(&[]);
+        assert_eq!(output.status.code(), Some(1), "{case}: {}", text(&output));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("failed   geo-whois-asn-country: ") && stdout.contains(message),
+            "{case}: {stdout}"
+        );
+        assert_eq!(std::fs::read(setup.second()).unwrap(), before, "{case}");
+        assert_eq!(setup.strays(), Vec::<String>::new(), "{case}");
+    }
+}
+
+/// Without a URL, a second source in place fails the run (it would only grow older, until
+/// `--require-fresh-data` takes the servers out of service), saying what to do; the DB-IP files
+/// are refreshed all the same. With `--single-source`, or without the file, nothing is said;
+/// a URL with `--single-source` is a usage error.
+#[test]
+fn a_second_source_without_a_url_fails_the_run_and_says_what_to_do() {
+    let setup = Setup::with_second_source();
+    setup.publish(COUNTRY_URL, &gzip(&country_db(NEWER)));
+    setup.publish(ASN_URL, &gzip(&asn_db(NEWER)));
+    let output = setup.update(&[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "failed   geo-whois-asn-country: {} not updated: no --geo-whois-url \
+             (HOSTLOC_GEO_WHOIS_URL) says where its current file is, so it only grows older \
+             (built 2026-06-01T00:00:00Z); give the URL of the publisher's current file, or ask \
+             DB-IP alone with --single-source (HOSTLOC_SINGLE_SOURCE)",
+            setup.second().display()
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("updated  DB-IP country"), "{stdout}");
+    assert_eq!(built(&setup.country(), DatabaseRole::Country), Some(NEWER));
+
+    let single = setup.update(&["--single-source"]);
+    assert_eq!(single.status.code(), Some(0), "{}", text(&single));
+    assert!(!String::from_utf8_lossy(&single.stdout).contains("geo-whois"));
+
+    let fresh = Setup::new();
+    fresh.publish(COUNTRY_URL, &gzip(&country_db(NEWER)));
+    fresh.publish(ASN_URL, &gzip(&asn_db(NEWER)));
+    let output = fresh.update(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(!fresh.second().exists());
+
+    let conflict = setup.update_second(&["--single-source"]);
+    assert_eq!(conflict.status.code(), Some(2), "{}", text(&conflict));
+    assert!(
+        String::from_utf8_lossy(&conflict.stderr).contains("--geo-whois-url"),
+        "{}",
+        text(&conflict)
+    );
+    assert!(
+        setup
+            .publisher
+            .seen()
+            .iter()
+            .all(|seen| !seen.target.contains("geo-whois"))
     );
 }

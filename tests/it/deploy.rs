@@ -194,14 +194,21 @@ fn the_kubernetes_settings_are_ones_hostloc_serve_accepts() {
     ] {
         std::fs::copy(repo().join("data").join(name), volume.path().join(name)).unwrap();
     }
-    let port = free_port();
     let mut env = settings.clone();
     env.insert(
         "HOSTLOC_DATA_DIR".to_owned(),
         volume.path().display().to_string(),
     );
-    env.insert("HOSTLOC_LISTEN".to_owned(), format!("127.0.0.1:{port}"));
     env.insert("HOSTLOC_API_TOKEN".to_owned(), "test-token".to_owned());
+    drop(serving(&env));
+}
+
+/// `hostloc serve` with `env` on a free loopback port, once its healthcheck passes (it is
+/// alive; ready or not), and that port.
+fn serving(env: &BTreeMap<String, String>) -> (Server, u16) {
+    let port = free_port();
+    let mut env = env.clone();
+    env.insert("HOSTLOC_LISTEN".to_owned(), format!("127.0.0.1:{port}"));
     let server = Server(
         command(&[IMAGE_BINARY.to_owned(), "serve".to_owned()], &env)
             .stdout(Stdio::null())
@@ -212,9 +219,9 @@ fn the_kubernetes_settings_are_ones_hostloc_serve_accepts() {
     let check = [IMAGE_BINARY.to_owned(), "healthcheck".to_owned()];
     assert!(
         healthy_within(&check, &env, Duration::from_secs(30)),
-        "serve did not start with the ConfigMap's settings: {settings:?}"
+        "serve did not start with the settings {env:?}"
     );
-    drop(server);
+    (server, port)
 }
 
 /// `GET path` on 127.0.0.1:`port`, the whole answer as text.
@@ -274,4 +281,97 @@ fn the_alert_rules_use_metrics_hostloc_exports() {
             "the rules use {name}, which /metrics does not show:\n{metrics}"
         );
     }
+}
+
+/// The refresh job as the CronJob runs it (`data seed`, then `data update`, with the image's
+/// and the ConfigMap's settings on an empty volume) against a publisher on loopback, and the
+/// servers' readiness after it (`HOSTLOC_REQUIRE_FRESH_DATA` is on there). Without
+/// `HOSTLOC_GEO_WHOIS_URL` the job fails naming the second country source, and the servers stay
+/// unready because of it, though the DB-IP files are current; with the URL, every file is
+/// current and the servers are ready: what docs/deploy.md, "The second country source", says.
+#[test]
+fn the_refresh_job_keeps_both_country_sources_fresh_or_says_why_not() {
+    use crate::data_update::{
+        ASN_URL, COUNTRY_URL, SECOND_URL, asn_db, country_db, gzip, month_path, months, second_db,
+    };
+    let image = image();
+    let mut env = image.env.clone();
+    env.extend(config_map(
+        &repo().join("deploy/kubernetes/base/configmap.yaml"),
+    ));
+    assert_eq!(env["HOSTLOC_REQUIRE_FRESH_DATA"], "true");
+    let volume = tempfile::tempdir().unwrap();
+    env.insert(
+        "HOSTLOC_DATA_DIR".to_owned(),
+        volume.path().display().to_string(),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let publisher = crate::support::publisher::Publisher::start();
+    for month in months() {
+        publisher.put(&month_path(COUNTRY_URL, &month), gzip(&country_db(now)));
+        publisher.put(&month_path(ASN_URL, &month), gzip(&asn_db(now)));
+    }
+    publisher.put(SECOND_URL, gzip(&second_db(now)));
+    let hostloc = |args: &[&str], env: &BTreeMap<String, String>| {
+        let argv: Vec<String> = std::iter::once(IMAGE_BINARY)
+            .chain(args.iter().copied())
+            .map(str::to_owned)
+            .collect();
+        command(&argv, env).output().unwrap()
+    };
+    let update = |env: &BTreeMap<String, String>| {
+        let country = publisher.url(COUNTRY_URL);
+        let asn = publisher.url(ASN_URL);
+        let args = [
+            "data",
+            "update",
+            "--dbip-country-url",
+            &country,
+            "--dbip-asn-url",
+            &asn,
+        ];
+        hostloc(&args, env)
+    };
+    // The readiness of a server on the volume, once it is alive.
+    let readiness = |env: &BTreeMap<String, String>| {
+        let (_server, port) = serving(env);
+        http_get(port, "/readyz")
+    };
+
+    let seeded = hostloc(&["data", "seed"], &env);
+    assert!(seeded.status.success(), "{seeded:?}");
+    let without_url = update(&env);
+    let stdout = String::from_utf8_lossy(&without_url.stdout);
+    assert_eq!(without_url.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("updated  DB-IP country")
+            && stdout.contains("updated  DB-IP asn")
+            && stdout.contains("failed   geo-whois-asn-country: ")
+            && stdout.contains("no --geo-whois-url (HOSTLOC_GEO_WHOIS_URL)"),
+        "{stdout}"
+    );
+    let unready = readiness(&env);
+    assert!(
+        unready.starts_with("HTTP/1.1 503")
+            && unready.contains("geo-whois-asn-country.mmdb was built"),
+        "{unready}"
+    );
+
+    env.insert(
+        "HOSTLOC_GEO_WHOIS_URL".to_owned(),
+        publisher.url(SECOND_URL),
+    );
+    let with_url = update(&env);
+    let stdout = String::from_utf8_lossy(&with_url.stdout);
+    assert_eq!(with_url.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("updated  geo-whois-asn-country: ")
+            && stdout.contains("current  DB-IP country"),
+        "{stdout}"
+    );
+    let ready = readiness(&env);
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
 }
