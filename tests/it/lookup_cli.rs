@@ -2,9 +2,10 @@
 //! databases (and once the bundled ones), human and JSON output, exit codes.
 
 use std::io::Read;
+use std::path::Path;
 use std::process::Stdio;
 
-use crate::support::{self, Answer, TestDns, TestWorld, json_lines, run_with_stdin};
+use crate::support::{self, Answer, TestDns, TestWorld, hostloc_bare, json_lines, run_with_stdin};
 
 fn zone() -> TestDns {
     let dns = TestDns::start();
@@ -527,4 +528,113 @@ fn invalid_utf8_gets_the_same_result_and_warning_from_lookup_and_batch() {
         })
         .collect();
     assert_eq!(rows, expected);
+}
+
+/// Every `hostloc lookup` example in the README prints what the README shows, on the bundled
+/// data: the walk-through from report to case-file record, and the other examples. What
+/// changes from run to run is written as a placeholder on both sides (how many days old a
+/// database is, the moment of the lookup, the build's git commit); a line `...` in the README
+/// stands for lines left out. The examples name IP addresses only: a DNS server that does not
+/// exist makes any name in them fail here rather than go out to the internet.
+#[test]
+fn the_readme_examples_print_what_hostloc_prints() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let mut examples = Vec::new();
+    for block in readme.split("```text\n").skip(1) {
+        let block = &block[..block.find("```").unwrap()];
+        for example in block.split("$ ").skip(1) {
+            let (command, shown) = example.split_once('\n').unwrap();
+            if command.starts_with("hostloc lookup ") && !command.contains('|') {
+                examples.push((command.to_owned(), shown.to_owned()));
+            }
+        }
+    }
+    assert!(examples.len() >= 4, "{examples:?}");
+    let steady = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|line| {
+                let line = if line.starts_with("looked up at ") {
+                    "looked up at   <time>".to_owned()
+                } else if line.starts_with("program ") {
+                    "program        hostloc <version>".to_owned()
+                } else {
+                    line.to_owned()
+                };
+                match line.split_once(" days ago (") {
+                    Some((before, after)) => format!(
+                        "{} <N> days ago ({after}",
+                        before
+                            .trim_end_matches(|c: char| c.is_ascii_digit())
+                            .trim_end()
+                    ),
+                    None => line,
+                }
+            })
+            .collect()
+    };
+    for (command, shown) in examples {
+        let words = shell_words(&command);
+        assert_eq!(words[..2], ["hostloc", "lookup"], "{command}");
+        let output = hostloc_bare()
+            .args([
+                "lookup",
+                "--dns-server",
+                "127.0.0.1:9",
+                "--dns-attempts",
+                "1",
+            ])
+            .args(&words[2..])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{command}: {output:?}");
+        let printed = steady(&String::from_utf8_lossy(&output.stdout));
+        let shown = steady(&shown);
+        // The README's lines, in order, with `...` matching any run of lines.
+        let mut rest = printed.iter();
+        let mut gap = false;
+        for line in &shown {
+            if line == "..." {
+                gap = true;
+                continue;
+            }
+            let found = if gap {
+                rest.any(|printed| printed == line)
+            } else {
+                rest.next() == Some(line)
+            };
+            assert!(
+                found,
+                "{command}: the README shows {line:?}, hostloc prints:\n{}",
+                printed.join("\n")
+            );
+            gap = false;
+        }
+        assert!(
+            gap || rest.next().is_none(),
+            "{command}: hostloc prints more than the README shows:\n{}",
+            printed.join("\n")
+        );
+    }
+}
+
+/// `text` split into words as a POSIX shell would for the README's commands: on spaces, with
+/// single quotes keeping what they hold together.
+fn shell_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                word.get_or_insert_with(String::new);
+            }
+            ' ' if !quoted => words.extend(word.take()),
+            _ => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    assert!(!quoted, "an unclosed quote in {text:?}");
+    words.extend(word);
+    words
 }
