@@ -198,6 +198,12 @@ impl BatchHarness {
         let output = std::fs::read(&output_path);
         let _ = std::fs::remove_file(&input_path);
         let _ = std::fs::remove_file(&output_path);
+        if let Err(error @ hostloc::batch::BatchError::NotText { .. }) = outcome {
+            // Refused by its first bytes (a fuzzed file may well start like a JPEG or a PDF):
+            // before anything is written.
+            assert!(output.is_err(), "an output was written for {error}");
+            return Err(error);
+        }
         let outcome = outcome?;
         assert!(outcome.complete, "{outcome:?}");
         Ok(output.expect("the output is read"))
@@ -207,6 +213,7 @@ impl BatchHarness {
         let output = match self.run(input, "csv") {
             Ok(output) => output,
             Err(hostloc::batch::BatchError::NoUrlColumn { .. }) if !has_url_column => return,
+            Err(hostloc::batch::BatchError::NotText { .. }) => return,
             Err(error) => panic!("batch failed: {error}"),
         };
         let records = |bytes: &[u8]| -> Vec<Vec<Vec<u8>>> {
@@ -258,9 +265,11 @@ impl BatchHarness {
     }
 
     fn check_jsonl(&self, input: &[u8]) {
-        let output = self
-            .run(input, "jsonl")
-            .unwrap_or_else(|error| panic!("batch failed: {error}"));
+        let output = match self.run(input, "jsonl") {
+            Ok(output) => output,
+            Err(hostloc::batch::BatchError::NotText { .. }) => return,
+            Err(error) => panic!("batch failed: {error}"),
+        };
         let lines = |bytes: &[u8]| -> Vec<Vec<u8>> {
             let mut lines: Vec<Vec<u8>> = bytes
                 .split(|byte| *byte == b'\n')
