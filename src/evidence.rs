@@ -56,7 +56,7 @@ pub fn render(report: &Report) -> String {
         address_lines(&mut record, index + 1, address);
     }
     forward_lines(&mut record, report);
-    for database in &report.databases {
+    for database in report.databases.iter() {
         record.line("database", &database_line(database));
     }
     for warning in &report.warnings {

@@ -406,9 +406,9 @@ pub struct GeoDb {
     /// Never empty; the first is the primary.
     countries: Vec<CountrySource>,
     asn: Arc<Database>,
-    /// The evidence of every database, in the order of [`GeoDb::infos`]: made once, since
-    /// every result carries a copy.
-    infos: Vec<DatabaseInfo>,
+    /// The evidence of every database, in the order of [`GeoDb::infos`]: made once, and
+    /// shared by every result rather than copied into each.
+    infos: Arc<[DatabaseInfo]>,
 }
 
 impl GeoDb {
@@ -465,9 +465,9 @@ impl GeoDb {
                 database: country,
             }],
             asn,
-            infos: Vec::new(),
+            infos: Arc::new([]),
         };
-        geo.infos = geo.make_infos();
+        geo.infos = geo.make_infos().into();
         geo
     }
 
@@ -490,7 +490,7 @@ impl GeoDb {
             name: name.into(),
             database,
         });
-        self.infos = self.make_infos();
+        self.infos = self.make_infos().into();
     }
 
     /// The names of the country sources, the primary first.
@@ -499,9 +499,9 @@ impl GeoDb {
     }
 
     /// Evidence for the result: the country sources in order (the primary first), then the ASN
-    /// database.
-    pub fn infos(&self) -> Vec<DatabaseInfo> {
-        self.infos.clone()
+    /// database. Shared: a result holds the set's evidence, not a copy of it.
+    pub fn infos(&self) -> Arc<[DatabaseInfo]> {
+        Arc::clone(&self.infos)
     }
 
     /// The oldest build time of the databases.

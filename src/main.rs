@@ -192,7 +192,7 @@ async fn run(args: Cli) -> anyhow::Result<ExitCode> {
             let mut stdout = std::io::stdout().lock();
             // The infos come in the order of the files: country databases, then ASN.
             let files = paths.country_dbs().chain(std::iter::once(&paths.asn_db));
-            for (info, path) in data.geo.infos().into_iter().zip(files) {
+            for (info, path) in data.geo.infos().iter().zip(files) {
                 let role = match (info.role, info.primary) {
                     (hostloc::geoip::DatabaseRole::Country, true) => "country (primary)".to_owned(),
                     (role, _) => role.to_string(),

@@ -89,6 +89,7 @@
 //! `docs/batch.md` has the full schema.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -130,8 +131,9 @@ pub struct Report {
     pub dns: Option<DnsReport>,
     /// When the lookup was made, RFC 3339 UTC.
     pub looked_up_at: String,
-    /// The databases the answer came from.
-    pub databases: Vec<DatabaseInfo>,
+    /// The databases the answer came from (shared by every result of one data set).
+    #[schema(value_type = Vec<DatabaseInfo>)]
+    pub databases: Arc<[DatabaseInfo]>,
     /// The program that answered: version, and the git commit when built from a checkout.
     pub hostloc_version: &'static str,
     /// Things worth knowing that do not change the verdict.

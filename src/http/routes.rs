@@ -397,7 +397,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
         require_fresh_data: state.settings.require_fresh_data,
         warnings: data_age::stale_warnings(&database_ages),
         database_ages,
-        databases: data.geo.infos(),
+        databases: data.geo.infos().to_vec(),
         reload_failure: state.reloader.failure(),
     };
     let status = if ready.is_ok() {
@@ -475,7 +475,7 @@ pub(crate) async fn reload(State(state): State<AppState>) -> Result<Json<Reloade
     Ok(Json(Reloaded {
         status: "reloaded",
         loaded_at: rfc3339(data.loaded_at),
-        databases: data.geo.infos(),
+        databases: data.geo.infos().to_vec(),
         networks: data.networks.len(),
         hotlines: data.hotlines.len(),
         hotline_countries: data.hotlines.country_count(),
