@@ -64,7 +64,7 @@ pub(crate) async fn require_token(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if let Some(token) = &state.settings.api_token
+    if let Some(token) = &state.shared.settings.api_token
         && !bearer(request.headers()).is_some_and(|presented| token.matches(presented))
     {
         return Err(ApiError::Unauthorized);
@@ -83,7 +83,7 @@ pub(crate) async fn require_loopback_without_token(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if state.settings.api_token.is_none() {
+    if state.shared.settings.api_token.is_none() {
         let loopback = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()

@@ -29,7 +29,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::BodyTooLarge {
-                    limit: state.settings.max_body_bytes,
+                    limit: state.shared.settings.max_body_bytes,
                 })
             }
             Err(rejection) => Err(ApiError::Json(rejection)),

@@ -23,10 +23,10 @@ pub(crate) async fn shed_load(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let Ok(_slot) = state.in_flight.clone().try_acquire_owned() else {
+    let Ok(_slot) = state.shared.in_flight.clone().try_acquire_owned() else {
         metrics::counter!("hostloc_http_requests_shed_total").increment(1);
         return Err(ApiError::Overloaded {
-            limit: state.settings.max_concurrent_requests,
+            limit: state.shared.settings.max_concurrent_requests,
         });
     };
     Ok(next.run(request).await)
@@ -42,7 +42,7 @@ pub(crate) async fn time_limit(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let limit = state.settings.request_timeout;
+    let limit = state.shared.settings.request_timeout;
     tokio::time::timeout(limit, next.run(request))
         .await
         .map_err(|_| ApiError::Timeout(limit))

@@ -232,23 +232,31 @@ pub enum ServeError {
     },
 }
 
-/// What every handler and middleware shares. Cheap to clone.
+/// What every handler and middleware shares. Cheap to clone: one `Arc`, because axum clones
+/// the state for every layer a request passes and for its handler.
 #[derive(Clone)]
 pub struct AppState {
+    shared: Arc<Shared>,
+}
+
+/// The fields of [`AppState`], behind its one `Arc`.
+struct Shared {
     pipeline: Pipeline,
-    settings: Arc<HttpSettings>,
+    settings: HttpSettings,
     reloader: Reloader,
     metrics: PrometheusHandle,
     in_flight: Arc<Semaphore>,
     /// What `/readyz` said last, so that a change is logged once (with its reason).
-    ready: Arc<AtomicBool>,
+    ready: AtomicBool,
+    /// The request metrics' series, registered once each.
+    request_series: observe::RequestSeries,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
-            .field("pipeline", &self.pipeline)
-            .field("settings", &self.settings)
+            .field("pipeline", &self.shared.pipeline)
+            .field("settings", &self.shared.settings)
             .finish_non_exhaustive()
     }
 }
@@ -258,12 +266,15 @@ impl AppState {
     /// process-wide metrics recorder on first use.
     pub fn new(pipeline: Pipeline, settings: HttpSettings) -> AppState {
         AppState {
-            reloader: Reloader::new(pipeline.clone()),
-            in_flight: Arc::new(Semaphore::new(settings.max_concurrent_requests)),
-            metrics: prometheus::handle(),
-            settings: Arc::new(settings),
-            pipeline,
-            ready: Arc::new(AtomicBool::new(true)),
+            shared: Arc::new(Shared {
+                reloader: Reloader::new(pipeline.clone()),
+                in_flight: Arc::new(Semaphore::new(settings.max_concurrent_requests)),
+                metrics: prometheus::handle(),
+                settings,
+                pipeline,
+                ready: AtomicBool::new(true),
+                request_series: observe::RequestSeries::default(),
+            }),
         }
     }
 
@@ -271,13 +282,13 @@ impl AppState {
     /// `--max-data-age` while `--require-fresh-data` is set. A change since the last call is
     /// logged, with the reason.
     fn readiness(&self) -> Result<(), String> {
-        let stale = data_age::stale_warnings(&self.pipeline.database_ages());
-        let outcome = if self.settings.require_fresh_data && !stale.is_empty() {
+        let stale = data_age::stale_warnings(&self.shared.pipeline.database_ages());
+        let outcome = if self.shared.settings.require_fresh_data && !stale.is_empty() {
             Err(format!("{} (--require-fresh-data)", stale.join("; ")))
         } else {
             Ok(())
         };
-        let was_ready = self.ready.swap(outcome.is_ok(), Ordering::Relaxed);
+        let was_ready = self.shared.ready.swap(outcome.is_ok(), Ordering::Relaxed);
         match &outcome {
             Err(why) if was_ready => tracing::warn!(reason = %why, "not ready: {why}"),
             Ok(()) if !was_ready => tracing::info!("ready again"),
@@ -288,9 +299,10 @@ impl AppState {
 
     /// Requests holding a slot of the concurrency limit now.
     fn requests_in_flight(&self) -> usize {
-        self.settings
+        self.shared
+            .settings
             .max_concurrent_requests
-            .saturating_sub(self.in_flight.available_permits())
+            .saturating_sub(self.shared.in_flight.available_permits())
     }
 }
 
@@ -298,7 +310,7 @@ impl AppState {
 /// extension for `/admin/*` to answer without a token (the server adds it; without it a client
 /// counts as not on loopback).
 pub fn app(state: AppState) -> Router {
-    use axum::middleware::{from_fn, from_fn_with_state};
+    use axum::middleware::from_fn_with_state;
 
     let admin = Router::new()
         .route("/admin/reload", post(routes::reload))
@@ -327,9 +339,9 @@ pub fn app(state: AppState) -> Router {
         .merge(page::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(DefaultBodyLimit::max(state.shared.settings.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(from_fn(observe::observe))
+        .layer(from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }
 
@@ -365,7 +377,7 @@ pub async fn serve(pipeline: Pipeline, args: &ServeArgs) -> Result<(), ServeErro
     })?;
     let state = AppState::new(pipeline, settings);
     let _reload_on_hangup = AbortOnDrop(tokio::spawn(reload::reload_on_hangup(
-        state.reloader.clone(),
+        state.shared.reloader.clone(),
         hangup,
     )));
     run(listener, state, shutdown_signal(terminate, interrupt)).await
@@ -384,21 +396,21 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let address = listener.local_addr().map_err(ServeError::LocalAddress)?;
-    let data = state.pipeline.data();
+    let data = state.shared.pipeline.data();
     tracing::info!(
         address = %address,
-        jurisdiction = state.pipeline.settings().jurisdiction.code(),
+        jurisdiction = state.shared.pipeline.settings().jurisdiction.code(),
         databases = data.geo.infos().len(),
         networks = data.networks.len(),
         hotlines = data.hotlines.len(),
         anycast_networks = data.anycast.len(),
-        token = state.settings.api_token.is_some(),
+        token = state.shared.settings.api_token.is_some(),
         "listening on http://{address}"
     );
-    state.pipeline.log_stale_data();
+    state.shared.pipeline.log_stale_data();
     // Logs "not ready: <why>" now rather than at the first probe.
     let _ = state.readiness();
-    let metrics = state.metrics.clone();
+    let metrics = state.shared.metrics.clone();
     let _upkeep = AbortOnDrop(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(METRICS_UPKEEP);
         loop {
@@ -407,14 +419,14 @@ pub async fn run(
         }
     }));
     let _watch = match (
-        state.settings.watch_interval,
-        state.pipeline.data_paths().cloned(),
+        state.shared.settings.watch_interval,
+        state.shared.pipeline.data_paths().cloned(),
     ) {
         (Some(interval), Some(paths)) => {
             // Taken before the first request is served, so that no change after it is missed.
             let seen = reload::fingerprint(&paths);
             Some(AbortOnDrop(tokio::spawn(reload::watch_files(
-                state.reloader.clone(),
+                state.shared.reloader.clone(),
                 paths,
                 interval,
                 seen,
@@ -423,11 +435,11 @@ pub async fn run(
         _ => None,
     };
     let limits = server::ConnectionLimits {
-        header_timeout: state.settings.header_timeout,
-        idle_timeout: state.settings.idle_timeout,
-        max_connections: state.settings.max_connections,
-        max_header_bytes: state.settings.max_header_bytes,
-        grace: state.settings.shutdown_grace,
+        header_timeout: state.shared.settings.header_timeout,
+        idle_timeout: state.shared.settings.idle_timeout,
+        max_connections: state.shared.settings.max_connections,
+        max_header_bytes: state.shared.settings.max_header_bytes,
+        grace: state.shared.settings.shutdown_grace,
     };
     server::serve_connections(listener, app(state), limits, shutdown).await;
     tracing::info!("stopped");

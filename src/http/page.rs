@@ -68,14 +68,14 @@ pub(crate) fn routes() -> Router<AppState> {
 
 /// `GET /`: the page, with this server's limits and jurisdiction filled in.
 async fn index(State(state): State<AppState>) -> Response {
-    let settings = &state.settings;
+    let settings = &state.shared.settings;
     let html = INDEX_HTML
         .replace("{{max_batch_urls}}", &settings.max_batch_urls.to_string())
         .replace("{{max_body_bytes}}", &settings.max_body_bytes.to_string())
         .replace("{{concurrency}}", &settings.concurrency.to_string())
         .replace(
             "{{jurisdiction}}",
-            state.pipeline.settings().jurisdiction.code(),
+            state.shared.pipeline.settings().jurisdiction.code(),
         );
     file("text/html; charset=utf-8", html)
 }

@@ -228,7 +228,7 @@ fn register_series() {
 
 /// Sets the gauges that describe `state` now and renders every metric as Prometheus text.
 pub(crate) fn render(state: &AppState) -> String {
-    let data = state.pipeline.data();
+    let data = state.shared.pipeline.data();
     let now = SystemTime::now();
     for (info, database) in data.geo.databases() {
         let Some(built) = database.built() else {
@@ -242,11 +242,11 @@ pub(crate) fn render(state: &AppState) -> String {
             .map_or(0.0, |age| age.as_secs_f64());
         metrics::gauge!("hostloc_database_age_seconds", &labels).set(age);
     }
-    for age in state.pipeline.database_ages() {
+    for age in state.shared.pipeline.database_ages() {
         metrics::gauge!("hostloc_database_stale", "role" => age.role.to_string())
             .set(if age.stale { 1.0 } else { 0.0 });
     }
-    if let Some(max_age) = state.pipeline.settings().max_data_age {
+    if let Some(max_age) = state.shared.pipeline.settings().max_data_age {
         metrics::gauge!("hostloc_data_max_age_seconds").set(max_age.as_secs_f64());
     }
     metrics::gauge!("hostloc_data_loaded_timestamp_seconds").set(unix_seconds(data.loaded_at));
@@ -255,16 +255,16 @@ pub(crate) fn render(state: &AppState) -> String {
     metrics::gauge!("hostloc_hotline_countries").set(data.hotlines.country_count() as f64);
     metrics::gauge!("hostloc_anycast_entries").set(data.anycast.len() as f64);
     metrics::gauge!("hostloc_dns_cache_entries")
-        .set(state.pipeline.dns_cache().entry_count() as f64);
+        .set(state.shared.pipeline.dns_cache().entry_count() as f64);
     metrics::gauge!("hostloc_http_requests_in_flight").set(state.requests_in_flight() as f64);
-    let failing = if state.reloader.failure().is_some() {
+    let failing = if state.shared.reloader.failure().is_some() {
         1.0
     } else {
         0.0
     };
     metrics::gauge!("hostloc_data_reload_failing").set(failing);
-    dns_transport(state.pipeline.dns_cache().resolver());
-    state.metrics.render()
+    dns_transport(state.shared.pipeline.dns_cache().resolver());
+    state.shared.metrics.render()
 }
 
 /// Copies the pooled DNS transport's counters and health into the recorder.

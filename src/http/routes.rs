@@ -245,7 +245,7 @@ pub(crate) async fn lookup_one(
     url: UrlParam,
     ApiQuery(answer): ApiQuery<AnswerFormat>,
 ) -> Response {
-    let report = state.pipeline.lookup_bytes(&url.0).await;
+    let report = state.shared.pipeline.lookup_bytes(&url.0).await;
     match answer.format {
         LookupFormat::Json => Json(report).into_response(),
         LookupFormat::Evidence => (
@@ -292,7 +292,7 @@ pub(crate) async fn lookup_many(
     if query.evidence && format == ResultsFormat::Csv {
         return Err(ApiError::EvidenceInCsv);
     }
-    let limit = state.settings.max_batch_urls;
+    let limit = state.shared.settings.max_batch_urls;
     if request.urls.len() > limit {
         return Err(ApiError::TooManyUrls {
             given: request.urls.len(),
@@ -301,10 +301,10 @@ pub(crate) async fn lookup_many(
     }
     let results = futures::stream::iter(request.urls)
         .map(|url| {
-            let pipeline = state.pipeline.clone();
+            let pipeline = state.shared.pipeline.clone();
             async move { pipeline.lookup(&url).await }
         })
-        .buffered(state.settings.concurrency)
+        .buffered(state.shared.settings.concurrency)
         .collect::<Vec<Report>>()
         .await;
     Ok(match format {
@@ -355,7 +355,7 @@ pub(crate) async fn locate_ip(
         None => text.parse::<IpAddr>(),
     };
     let ip = ip.map_err(|_| ApiError::bad_ip(&text))?;
-    Ok(Json(state.pipeline.locate_ip(ip)))
+    Ok(Json(state.shared.pipeline.locate_ip(ip)))
 }
 
 /// The process is alive.
@@ -381,24 +381,25 @@ pub(crate) async fn healthz() -> Json<Health> {
     )
 )]
 pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let data = state.pipeline.data();
+    let data = state.shared.pipeline.data();
     let ready = state.readiness();
-    let database_ages = state.pipeline.database_ages();
+    let database_ages = state.shared.pipeline.database_ages();
     let readiness = Readiness {
         status: if ready.is_ok() { "ready" } else { "not_ready" },
         error: ready.as_ref().err().cloned(),
         loaded_at: rfc3339(data.loaded_at),
         data_age_seconds: data.age().map(|age| age.as_secs()),
         max_data_age_seconds: state
+            .shared
             .pipeline
             .settings()
             .max_data_age
             .map(|age| age.as_secs()),
-        require_fresh_data: state.settings.require_fresh_data,
+        require_fresh_data: state.shared.settings.require_fresh_data,
         warnings: data_age::stale_warnings(&database_ages),
         database_ages,
         databases: data.geo.infos().to_vec(),
-        reload_failure: state.reloader.failure(),
+        reload_failure: state.shared.reloader.failure(),
     };
     let status = if ready.is_ok() {
         StatusCode::OK
@@ -468,6 +469,7 @@ pub(crate) async fn openapi() -> Response {
 )]
 pub(crate) async fn reload(State(state): State<AppState>) -> Result<Json<Reloaded>, ApiError> {
     let data = state
+        .shared
         .reloader
         .reload(ReloadTrigger::Http)
         .await
