@@ -215,8 +215,8 @@ pub fn hidden_service(host: &str, network: &str) -> Judgement {
     Judgement {
         verdict: Verdict::Unresolved,
         reason: format!(
-            "{host} is a {network} hidden service: its hosting location cannot be found \
-             through DNS or GeoIP"
+            "{host} is a hidden service on the {network} network: its hosting location cannot \
+             be found through DNS or GeoIP"
         ),
         warnings: Vec::new(),
     }
@@ -406,7 +406,7 @@ pub fn judge_host(
             reason: format!(
                 "{} to {provider_text}, a CDN or reverse proxy that hides the real hosting \
                  location; ask {provider_text} for the origin server{ignored}",
-                describe_ips(&cdn, "belongs", "all belong"),
+                describe_ips(&cdn, "belongs", "belong"),
             ),
             warnings: Vec::new(),
         };

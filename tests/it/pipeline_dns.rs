@@ -470,7 +470,7 @@ async fn hosts_are_asked_in_punycode_and_hidden_services_not_at_all() {
     let report = fixture.lookup(&format!("http://{onion}/x")).await;
     assert_eq!(report.verdict, Verdict::Unresolved);
     assert!(
-        report.reason.contains("Tor hidden service"),
+        report.reason.contains("hidden service on the Tor network"),
         "{}",
         report.reason
     );
