@@ -106,10 +106,13 @@ impl ResultEncoder {
 /// The CSV `hostloc batch` writes for a CSV file whose only column is `url`, holding each
 /// report's input in order: the header `url` and the result columns, then one record per
 /// report, each ending in LF. `POST /v1/lookup?format=csv` answers this, so that the analyst
-/// page's download has exactly the columns of `hostloc batch`, from the same encoders.
-pub fn url_list_csv(reports: &[Report]) -> Vec<u8> {
+/// page's download has exactly the columns of `hostloc batch`, from the same encoders. With
+/// `evidence`, a last column `evidence` holds each result's evidence record
+/// (`POST /v1/lookup?format=csv&evidence=true`).
+pub fn url_list_csv(reports: &[Report], evidence: bool) -> Vec<u8> {
     const DELIMITER: u8 = b',';
     const URL_COLUMN: &str = "url";
+    const EVIDENCE_COLUMN: &str = "evidence";
     let encoder = FieldEncoder::new(DELIMITER);
     let results = ResultEncoder::new(BatchFormat::Csv, DELIMITER, OutputFormat::Full);
     let header = csv::ByteRecord::from(vec![URL_COLUMN]);
@@ -119,11 +122,19 @@ pub fn url_list_csv(reports: &[Report]) -> Vec<u8> {
         &header,
         &ResultEncoder::csv_headers(OutputFormat::Full, false),
     )));
+    if evidence {
+        table.push(DELIMITER);
+        table.extend(encoder.encode([EVIDENCE_COLUMN]));
+    }
     table.push(b'\n');
     for report in reports {
         table.extend(encoder.encode([report.input.as_str()]));
         // Encoding into memory cannot fail; a report always serialises.
         table.extend(results.encode(report, None).unwrap_or_default());
+        if evidence {
+            table.push(DELIMITER);
+            table.extend(encoder.encode([crate::evidence::render(report).as_str()]));
+        }
         table.push(b'\n');
     }
     table

@@ -52,12 +52,6 @@ pub enum ApiError {
          (e.g. ?url=<the reported URL, URL-encoded>)"
     )]
     UrlParam(&'static str),
-    /// `POST /v1/lookup` asked for the evidence records in a CSV answer.
-    #[error(
-        "`evidence=true` adds the evidence records to the JSON answer; a CSV answer has no place \
-         for them: drop `evidence`, or ask for JSON"
-    )]
-    EvidenceInCsv,
     /// `/v1/ip/{ip}` got something that is not an IP address.
     #[error("{input:?} is not an IP address (expected IPv4, IPv6 or [IPv6])")]
     BadIp {
@@ -157,9 +151,7 @@ impl ApiError {
             }
             ApiError::Json(rejection) => rejection.status(),
             ApiError::Path(rejection) => rejection.status(),
-            ApiError::BadIp { .. } | ApiError::UrlParam(_) | ApiError::EvidenceInCsv => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::BadIp { .. } | ApiError::UrlParam(_) => StatusCode::BAD_REQUEST,
             ApiError::TooManyUrls { .. } | ApiError::BodyTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }

@@ -105,9 +105,9 @@ pub(crate) struct LookupManyQuery {
     /// `json` (the default) or `csv`; `Accept: text/csv` asks for CSV too.
     #[param(inline)]
     format: Option<ResultsFormat>,
-    /// `true`: the JSON answer also carries `evidence`, each result's evidence record as
-    /// `GET /v1/lookup?format=evidence` writes it (the analyst page copies these). Only with
-    /// JSON.
+    /// `true`: the answer also carries each result's evidence record as
+    /// `GET /v1/lookup?format=evidence` writes it (the analyst page copies these): in JSON the
+    /// member `evidence`, in CSV a last column `evidence`.
     #[serde(default)]
     evidence: bool,
 }
@@ -260,8 +260,8 @@ pub(crate) async fn lookup_one(
 ///
 /// With `format=csv` (or `Accept: text/csv`) the answer is the CSV that `hostloc batch` writes
 /// for a CSV file whose only column is `url` holding these URLs: the same columns, in the same
-/// order, one record per URL. With `evidence=true` the JSON answer also carries each result's
-/// evidence record (`evidence`), written from the same result.
+/// order, one record per URL. With `evidence=true` the answer also carries each result's
+/// evidence record, written from the same result (JSON: `evidence`; CSV: a last column).
 #[utoipa::path(
     post,
     path = "/v1/lookup",
@@ -274,7 +274,7 @@ pub(crate) async fn lookup_one(
             (LookupResults = "application/json"),
             (String = "text/csv", example = json!("url,verdict,referral,host,...\n95.211.0.1,domestic,true,95.211.0.1,...\n")),
         )),
-        (status = 400, description = "The body is not JSON of the form {\"urls\": [...]}, `format` is neither `json` nor `csv`, or `evidence=true` comes with CSV", body = ErrorBody),
+        (status = 400, description = "The body is not JSON of the form {\"urls\": [...]} or `format` is neither `json` nor `csv`", body = ErrorBody),
         (status = 401, description = "An API token is configured and was not presented", body = ErrorBody),
         (status = 413, description = "The body is over `--max-body-bytes`, or has more URLs than `--max-batch-urls`", body = ErrorBody),
         (status = 415, description = "The Content-Type is not application/json", body = ErrorBody),
@@ -289,9 +289,6 @@ pub(crate) async fn lookup_many(
     ApiJson(request): ApiJson<LookupRequest>,
 ) -> Result<Response, ApiError> {
     let format = ResultsFormat::of(&query, &headers);
-    if query.evidence && format == ResultsFormat::Csv {
-        return Err(ApiError::EvidenceInCsv);
-    }
     let limit = state.shared.settings.max_batch_urls;
     if request.urls.len() > limit {
         return Err(ApiError::TooManyUrls {
@@ -322,7 +319,7 @@ pub(crate) async fn lookup_many(
                     "attachment; filename=\"hostloc.csv\"",
                 ),
             ],
-            crate::batch::url_list_csv(&results),
+            crate::batch::url_list_csv(&results, query.evidence),
         )
             .into_response(),
     })

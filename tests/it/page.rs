@@ -1031,14 +1031,23 @@ async fn the_lookup_api_gives_each_results_evidence_record_when_asked() {
     assert_eq!(plain["evidence"], Value::Null, "{plain}");
     assert_eq!(plain["results"].as_array().unwrap().len(), list.len());
 
-    let refused = post("/v1/lookup?format=csv&evidence=true").await.unwrap();
-    assert_eq!(refused.status(), 400);
-    let message: Value = refused.json().await.unwrap();
-    assert!(
-        message["error"]
-            .as_str()
-            .unwrap()
-            .contains("`evidence=true`"),
-        "{message}"
-    );
+    // In CSV, the records are a last column, one per row, each the record of that row's result.
+    let csv_answer = post("/v1/lookup?format=csv&evidence=true").await.unwrap();
+    assert_eq!(csv_answer.status(), 200);
+    let text = csv_answer.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    assert_eq!(header.iter().next_back(), Some("evidence"), "{header:?}");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), list.len());
+    let column = |name: &str| header.iter().position(|c| c == name).unwrap();
+    for (row, report) in rows.iter().zip(list) {
+        let record = &row[header.len() - 1];
+        assert!(
+            record.starts_with("hostloc evidence record\n")
+                && record.contains(&format!("reported       {report}\n"))
+                && record.contains(&format!("verdict        {}: ", &row[column("verdict")])),
+            "{report}: {record}"
+        );
+    }
 }
