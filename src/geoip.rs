@@ -24,7 +24,9 @@
 //! in which case the first other source that has one does. What a disagreement means for the
 //! verdict is decided in `verdict.rs`, not here.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -253,15 +255,21 @@ impl Database {
         }
     }
 
-    /// The record for `ip` and the network it was found in. `Ok(None)` when the database has
-    /// no data for the address.
-    fn record(&self, ip: IpAddr) -> Result<Option<(RawRecord, String)>, maxminddb::MaxMindDbError> {
+    /// What the record for `ip` says and the network it was found in. `Ok(None)` when the
+    /// database has no data for the address.
+    fn record(&self, ip: IpAddr) -> Result<Option<(Found, Network)>, maxminddb::MaxMindDbError> {
         let found = self.reader.lookup(ip)?;
         if !found.has_data() {
             return Ok(None);
         }
-        let network = found.network()?.to_string();
-        Ok(found.decode::<RawRecord>()?.map(|record| (record, network)))
+        let network = found.network()?;
+        let network = Network {
+            ip: network.ip(),
+            prefix: network.prefix(),
+        };
+        Ok(found
+            .decode::<RawRecord>()?
+            .map(|record| (record.found(), network)))
     }
 }
 
@@ -273,7 +281,7 @@ fn detect_capabilities(reader: &Reader<Vec<u8>>) -> Capabilities {
         for item in networks.take(4096) {
             let Ok(item) = item else { continue };
             if let Ok(Some(record)) = item.decode::<RawRecord>() {
-                let facts = record.facts();
+                let facts = record.found();
                 capabilities.country |=
                     facts.country.is_some() || facts.registered_country.is_some();
                 capabilities.asn |= facts.asn.is_some();
@@ -543,12 +551,13 @@ impl GeoDb {
     /// the address through [`located_address`] first).
     pub fn locate(&self, ip: IpAddr) -> IpFacts {
         let mut facts = IpFacts::default();
-        let mut records: Vec<Option<(IpFacts, String)>> = Vec::with_capacity(self.countries.len());
         let mut answers = Vec::with_capacity(self.countries.len());
-        for source in &self.countries {
+        // The primary's record, and the first other source's record that has a country.
+        let mut primary = None;
+        let mut fallback = None;
+        for (index, source) in self.countries.iter().enumerate() {
             let found = match source.database.record(ip) {
-                Ok(Some((record, network))) => Some((record.facts(), network)),
-                Ok(None) => None,
+                Ok(found) => found,
                 Err(error) => {
                     facts.warnings.push(format!(
                         "the country database {} could not decode its record for {ip}: {error}",
@@ -562,40 +571,46 @@ impl GeoDb {
                 country: found.as_ref().and_then(|(found, _)| found.country.clone()),
             });
             facts.is_anycast |= found.as_ref().is_some_and(|(found, _)| found.is_anycast);
-            records.push(found);
+            if index == 0 {
+                primary = found;
+            } else if fallback.is_none() && found.as_ref().is_some_and(|(f, _)| f.country.is_some())
+            {
+                fallback = found;
+            }
         }
         facts.country_sources = CountrySources(answers);
         // An Enterprise or IPinfo file given as the primary carries AS data too.
-        if let Some((found, network)) = &records[0]
+        if let Some((found, network)) = &mut primary
             && found.asn.is_some()
         {
             facts.asn = found.asn;
-            facts.as_org = found.as_org.clone();
-            facts.as_network = Some(network.clone());
+            facts.as_org = found.as_org.take();
+            facts.as_network = Some(network.to_string());
         }
         // The record whose location is reported: the primary's, unless it has no country and
         // another source has one.
-        let chosen = records
-            .iter()
-            .position(|record| record.as_ref().is_some_and(|(f, _)| f.country.is_some()))
-            .unwrap_or(0);
-        if let Some((found, network)) = records.swap_remove(chosen) {
+        let primary_has_country = primary.as_ref().is_some_and(|(f, _)| f.country.is_some());
+        let chosen = if primary_has_country || fallback.is_none() {
+            primary
+        } else {
+            fallback
+        };
+        if let Some((found, network)) = chosen {
             facts.country = found.country;
             facts.registered_country = found.registered_country;
-            facts.network = Some(network);
+            facts.network = Some(network.to_string());
         }
         if Arc::ptr_eq(&self.countries[0].database, &self.asn) {
             return facts;
         }
         match self.asn.record(ip) {
-            Ok(Some((record, network))) => {
-                let found = record.facts();
+            Ok(Some((found, network))) => {
                 // The ASN database is authoritative for routing; the country file's copy (an
                 // Enterprise or IPinfo file) only fills in when the ASN file has nothing.
                 if found.asn.is_some() {
                     facts.asn = found.asn;
                     facts.as_org = found.as_org.or(facts.as_org.take());
-                    facts.as_network = Some(network);
+                    facts.as_network = Some(network.to_string());
                 }
                 facts.is_anycast |= found.is_anycast;
             }
@@ -629,79 +644,109 @@ pub fn located_address(ip: IpAddr) -> IpAddr {
 }
 
 /// A record of any supported layout, decoded leniently: fields of an unexpected type are
-/// skipped instead of failing the whole record.
+/// skipped instead of failing the whole record. Strings borrow from the database's bytes
+/// (`Text`); only what goes into the result is copied, by [`RawRecord::found`].
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct RawRecord {
-    country: Lenient<CountryField>,
-    registered_country: Lenient<CountryField>,
-    traits: Lenient<Traits>,
-    country_code: Lenient<String>,
+struct RawRecord<'a> {
+    #[serde(borrow)]
+    country: Lenient<CountryField<'a>>,
+    #[serde(borrow)]
+    registered_country: Lenient<CountryField<'a>>,
+    #[serde(borrow)]
+    traits: Lenient<Traits<'a>>,
+    #[serde(borrow)]
+    country_code: Lenient<Text<'a>>,
     autonomous_system_number: Lenient<AsnField>,
-    autonomous_system_organization: Lenient<String>,
+    #[serde(borrow)]
+    autonomous_system_organization: Lenient<Text<'a>>,
     asn: Lenient<AsnField>,
-    as_name: Lenient<String>,
-    isp: Lenient<String>,
-    organization: Lenient<String>,
+    #[serde(borrow)]
+    as_name: Lenient<Text<'a>>,
+    #[serde(borrow)]
+    isp: Lenient<Text<'a>>,
+    #[serde(borrow)]
+    organization: Lenient<Text<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct Traits {
+struct Traits<'a> {
     is_anycast: Lenient<bool>,
     autonomous_system_number: Lenient<AsnField>,
-    autonomous_system_organization: Lenient<String>,
-    isp: Lenient<String>,
-    organization: Lenient<String>,
+    #[serde(borrow)]
+    autonomous_system_organization: Lenient<Text<'a>>,
+    #[serde(borrow)]
+    isp: Lenient<Text<'a>>,
+    #[serde(borrow)]
+    organization: Lenient<Text<'a>>,
 }
 
-impl RawRecord {
-    fn facts(self) -> IpFacts {
+/// A string field: borrowed from the database's bytes when the decoder allows (maxminddb
+/// always does), owned otherwise.
+type Text<'a> = Cow<'a, str>;
+
+/// What one record says, owned: the part of [`IpFacts`] a single database fills.
+#[derive(Debug)]
+struct Found {
+    country: Option<String>,
+    registered_country: Option<String>,
+    asn: Option<u32>,
+    as_org: Option<String>,
+    is_anycast: bool,
+}
+
+impl RawRecord<'_> {
+    fn found(self) -> Found {
         let traits = self.traits.0.unwrap_or_default();
         let country = self
             .country
             .0
             .and_then(|c| c.iso_code)
             .or(self.country_code.0)
-            .and_then(normalise_country);
+            .and_then(|code| normalise_country(&code));
         let registered_country = self
             .registered_country
             .0
             .and_then(|c| c.iso_code)
-            .and_then(normalise_country);
+            .and_then(|code| normalise_country(&code));
         let asn = self
             .autonomous_system_number
             .0
             .or(self.asn.0)
             .or(traits.autonomous_system_number.0)
             .and_then(|field| field.0);
-        let as_org = self
-            .autonomous_system_organization
-            .0
-            .or(self.as_name.0)
-            .or(traits.autonomous_system_organization.0)
-            .or(self.organization.0)
-            .or(self.isp.0)
-            .or(traits.organization.0)
-            .or(traits.isp.0)
-            .filter(|org| !org.trim().is_empty());
-        IpFacts {
+        // The organisation is copied only when it goes into the result (with an AS number).
+        let as_org = asn.and_then(|_| {
+            self.autonomous_system_organization
+                .0
+                .or(self.as_name.0)
+                .or(traits.autonomous_system_organization.0)
+                .or(self.organization.0)
+                .or(self.isp.0)
+                .or(traits.organization.0)
+                .or(traits.isp.0)
+                .filter(|org| !org.trim().is_empty())
+                .map(Cow::into_owned)
+        });
+        Found {
             country,
             registered_country,
             asn,
-            as_org: if asn.is_some() { as_org } else { None },
+            as_org,
             is_anycast: traits.is_anycast.0.unwrap_or(false),
-            ..IpFacts::default()
         }
     }
 }
 
 /// Upper-case two-letter codes only; anything else (empty, `"--"`, `"ZZ"` for unknown) is
 /// unknown rather than a made-up country.
-fn normalise_country(code: String) -> Option<String> {
-    let code = code.trim().to_ascii_uppercase();
-    let valid = code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) && code != "ZZ";
-    valid.then_some(code)
+fn normalise_country(code: &str) -> Option<String> {
+    let code = code.trim();
+    let valid = code.len() == 2
+        && code.bytes().all(|b| b.is_ascii_alphabetic())
+        && !code.eq_ignore_ascii_case("ZZ");
+    valid.then(|| code.to_ascii_uppercase())
 }
 
 /// A field that decodes to `None` instead of failing when its value is not of the expected
@@ -717,66 +762,69 @@ impl<T> Default for Lenient<T> {
 
 /// The scalar value of a field, or `Other` for anything compound (which is skipped, not kept).
 #[derive(Debug)]
-enum Scalar {
-    Text(String),
+enum Scalar<'a> {
+    Text(Text<'a>),
     Unsigned(u64),
     Signed(i64),
     Bool(bool),
     Other,
 }
 
-impl<'de> Deserialize<'de> for Scalar {
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ScalarVisitor;
-        impl<'de> Visitor<'de> for ScalarVisitor {
-            type Value = Scalar;
+        struct ScalarVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for ScalarVisitor<'a> {
+            type Value = Scalar<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any value")
             }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<Scalar, E> {
-                Ok(Scalar::Text(value.to_owned()))
+            fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Text(Cow::Borrowed(value)))
             }
-            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Scalar, E> {
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Text(Cow::Owned(value.to_owned())))
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Scalar<'a>, E> {
                 Ok(Scalar::Unsigned(value))
             }
-            fn visit_u128<E: de::Error>(self, value: u128) -> Result<Scalar, E> {
+            fn visit_u128<E: de::Error>(self, value: u128) -> Result<Scalar<'a>, E> {
                 Ok(u64::try_from(value).map_or(Scalar::Other, Scalar::Unsigned))
             }
-            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Scalar, E> {
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Scalar<'a>, E> {
                 Ok(Scalar::Signed(value))
             }
-            fn visit_i128<E: de::Error>(self, _value: i128) -> Result<Scalar, E> {
+            fn visit_i128<E: de::Error>(self, _value: i128) -> Result<Scalar<'a>, E> {
                 Ok(Scalar::Other)
             }
-            fn visit_f64<E: de::Error>(self, _value: f64) -> Result<Scalar, E> {
+            fn visit_f64<E: de::Error>(self, _value: f64) -> Result<Scalar<'a>, E> {
                 Ok(Scalar::Other)
             }
-            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Scalar, E> {
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Scalar<'a>, E> {
                 Ok(Scalar::Bool(value))
             }
-            fn visit_bytes<E: de::Error>(self, _value: &[u8]) -> Result<Scalar, E> {
+            fn visit_bytes<E: de::Error>(self, _value: &[u8]) -> Result<Scalar<'a>, E> {
                 Ok(Scalar::Other)
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar<'a>, E> {
                 Ok(Scalar::Other)
             }
-            fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
+            fn visit_none<E: de::Error>(self) -> Result<Scalar<'a>, E> {
                 Ok(Scalar::Other)
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'a>, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(Scalar::Other)
             }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'a>, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(Scalar::Other)
             }
         }
-        deserializer.deserialize_any(ScalarVisitor)
+        deserializer.deserialize_any(ScalarVisitor(PhantomData))
     }
 }
 
-impl<'de> Deserialize<'de> for Lenient<String> {
+impl<'de: 'a, 'a> Deserialize<'de> for Lenient<Text<'a>> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(Lenient(match Scalar::deserialize(deserializer)? {
             Scalar::Text(text) => Some(text),
@@ -815,13 +863,13 @@ impl<'de> Deserialize<'de> for Lenient<AsnField> {
 }
 
 /// A nested map (`traits`) that is skipped, not an error, when it is not a map.
-impl<'de> Deserialize<'de> for Lenient<Traits> {
+impl<'de: 'a, 'a> Deserialize<'de> for Lenient<Traits<'a>> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(Lenient(Traits::deserialize(deserializer).ok()))
     }
 }
 
-impl<'de> Deserialize<'de> for Lenient<CountryField> {
+impl<'de: 'a, 'a> Deserialize<'de> for Lenient<CountryField<'a>> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(Lenient(Some(CountryField::deserialize(deserializer)?)))
     }
@@ -829,53 +877,91 @@ impl<'de> Deserialize<'de> for Lenient<CountryField> {
 
 /// `country` is a map with `iso_code` (GeoIP2 layout) or a country name string (IPinfo Lite).
 #[derive(Debug, Default)]
-struct CountryField {
-    iso_code: Option<String>,
+struct CountryField<'a> {
+    iso_code: Option<Text<'a>>,
 }
 
-impl<'de> Deserialize<'de> for CountryField {
+impl<'de: 'a, 'a> Deserialize<'de> for CountryField<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CountryVisitor;
-        impl<'de> Visitor<'de> for CountryVisitor {
-            type Value = CountryField;
+        struct CountryVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for CountryVisitor<'a> {
+            type Value = CountryField<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a country map or a country name")
             }
-            fn visit_str<E: de::Error>(self, _name: &str) -> Result<CountryField, E> {
+            fn visit_str<E: de::Error>(self, _name: &str) -> Result<CountryField<'a>, E> {
                 Ok(CountryField::default())
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CountryField, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CountryField<'a>, A::Error> {
                 let mut field = CountryField::default();
-                while let Some(key) = map.next_key::<String>()? {
-                    if key == "iso_code" {
-                        field.iso_code = map.next_value::<Lenient<String>>()?.0;
+                while let Some(IsoCodeKey(is_iso_code)) = map.next_key()? {
+                    if is_iso_code {
+                        field.iso_code = map.next_value::<Lenient<Text<'a>>>()?.0;
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
                 }
                 Ok(field)
             }
-            fn visit_u64<E: de::Error>(self, _value: u64) -> Result<CountryField, E> {
+            fn visit_u64<E: de::Error>(self, _value: u64) -> Result<CountryField<'a>, E> {
                 Ok(CountryField::default())
             }
-            fn visit_i64<E: de::Error>(self, _value: i64) -> Result<CountryField, E> {
+            fn visit_i64<E: de::Error>(self, _value: i64) -> Result<CountryField<'a>, E> {
                 Ok(CountryField::default())
             }
-            fn visit_f64<E: de::Error>(self, _value: f64) -> Result<CountryField, E> {
+            fn visit_f64<E: de::Error>(self, _value: f64) -> Result<CountryField<'a>, E> {
                 Ok(CountryField::default())
             }
-            fn visit_bool<E: de::Error>(self, _value: bool) -> Result<CountryField, E> {
+            fn visit_bool<E: de::Error>(self, _value: bool) -> Result<CountryField<'a>, E> {
                 Ok(CountryField::default())
             }
             fn visit_seq<A: de::SeqAccess<'de>>(
                 self,
                 mut seq: A,
-            ) -> Result<CountryField, A::Error> {
+            ) -> Result<CountryField<'a>, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(CountryField::default())
             }
         }
-        deserializer.deserialize_any(CountryVisitor)
+        deserializer.deserialize_any(CountryVisitor(PhantomData))
+    }
+}
+
+/// A key of a `country` map: whether it is `iso_code`, told without copying it.
+struct IsoCodeKey(bool);
+
+impl<'de> Deserialize<'de> for IsoCodeKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = IsoCodeKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map key")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<IsoCodeKey, E> {
+                Ok(IsoCodeKey(key == "iso_code"))
+            }
+            fn visit_bytes<E: de::Error>(self, key: &[u8]) -> Result<IsoCodeKey, E> {
+                Ok(IsoCodeKey(key == b"iso_code"))
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// The network a record was found in, formatted (as CIDR) only when it goes into the result.
+#[derive(Debug, Clone, Copy)]
+struct Network {
+    ip: IpAddr,
+    prefix: u8,
+}
+
+impl fmt::Display for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.ip, self.prefix)
     }
 }
 
@@ -960,6 +1046,8 @@ mod tests {
         assert_eq!(facts.country.as_deref(), Some("NL"));
         assert_eq!(facts.asn, Some(64500));
         assert_eq!(facts.as_org.as_deref(), Some("Example Org"));
+        assert_eq!(facts.network.as_deref(), Some("1.0.0.0/24"));
+        assert_eq!(facts.as_network.as_deref(), Some("1.0.0.0/24"));
         assert!(facts.warnings.is_empty(), "{:?}", facts.warnings);
         let facts = geo.locate("2.0.0.1".parse().unwrap());
         assert_eq!(facts.country, None);
@@ -978,11 +1066,7 @@ mod tests {
             ("", None),
             ("NLD", None),
         ] {
-            assert_eq!(
-                normalise_country(code.to_owned()).as_deref(),
-                expected,
-                "{code:?}"
-            );
+            assert_eq!(normalise_country(code).as_deref(), expected, "{code:?}");
         }
     }
 }
