@@ -254,9 +254,10 @@ pub struct DataArgs {
 
     /// The one directory the files not given above are read from.
     ///
-    /// It may hold each file under its bundled name (dbip-country.mmdb, asn.mmdb,
-    /// networks.csv, hotlines.csv, anycast.csv) or MaxMind's (GeoLite2-Country.mmdb, GeoLite2-ASN.mmdb, …). Default: the
-    /// search of docs/data.md.
+    /// It may hold each file under its bundled name (dbip-country.mmdb,
+    /// geo-whois-asn-country.mmdb, asn.mmdb, networks.csv, hotlines.csv, anycast.csv) or
+    /// MaxMind's (GeoLite2-Country.mmdb, GeoLite2-ASN.mmdb, …). Default: the search of
+    /// docs/data.md.
     #[arg(
         long,
         env = "HOSTLOC_DATA_DIR",
@@ -1165,15 +1166,7 @@ impl DataArgs {
     ///
     /// [`DataFilesError`] when a file cannot be found.
     pub fn data_paths(&self, bundled: Option<&Bundled>) -> Result<DataPaths, DataFilesError> {
-        let given = GivenFiles {
-            country_db: self.country_db.clone(),
-            single_source: self.single_source,
-            asn_db: self.asn_db.clone(),
-            networks: self.networks.clone(),
-            hotlines: self.hotlines.clone(),
-            anycast: self.anycast.clone(),
-        };
-        data_files::find(&given, &self.search_path(), bundled)
+        data_files::find(&self.given_files(), &self.search_path(), bundled)
     }
 
     /// Where files not given are looked for: the options, and the XDG base directories of
@@ -1221,32 +1214,19 @@ impl DataArgs {
     ///
     /// [`DataFilesError::NoTarget`] when a file has no flag and `--data-dir` is not given.
     pub fn files_in_data_dir(&self) -> Result<DataPaths, DataFilesError> {
-        let in_dir = |given: &Option<PathBuf>, file: DataFile| match (given, &self.data_dir) {
-            (Some(path), _) => Ok(path.clone()),
-            (None, Some(dir)) => Ok(dir.join(file.names()[0])),
-            (None, None) => Err(DataFilesError::NoTarget {
-                what: file.what(),
-                flag: file.flag(),
-            }),
-        };
-        let (country_db, mut second_opinion_dbs) = match self.country_db.split_first() {
-            Some((primary, others)) => (primary.clone(), others.to_vec()),
-            None => (
-                in_dir(&None, DataFile::CountryDb)?,
-                vec![in_dir(&None, DataFile::SecondOpinionDb)?],
-            ),
-        };
-        if self.single_source {
-            second_opinion_dbs.clear();
+        data_files::in_data_dir(&self.given_files(), self.data_dir.as_deref())
+    }
+
+    /// The files given by their own flag or variable.
+    fn given_files(&self) -> GivenFiles {
+        GivenFiles {
+            country_db: self.country_db.clone(),
+            single_source: self.single_source,
+            asn_db: self.asn_db.clone(),
+            networks: self.networks.clone(),
+            hotlines: self.hotlines.clone(),
+            anycast: self.anycast.clone(),
         }
-        Ok(DataPaths {
-            country_db,
-            second_opinion_dbs,
-            asn_db: in_dir(&self.asn_db, DataFile::AsnDb)?,
-            networks: in_dir(&self.networks, DataFile::Networks)?,
-            hotlines: in_dir(&self.hotlines, DataFile::Hotlines)?,
-            anycast: in_dir(&self.anycast, DataFile::Anycast)?,
-        })
     }
 
     /// Finds and loads the databases and the networks file.

@@ -234,20 +234,55 @@ pub fn find(
     search: &SearchPath,
     bundled: Option<&Bundled>,
 ) -> Result<DataPaths, DataFilesError> {
+    assemble(
+        given,
+        |file| find_one(file, search, bundled),
+        || second_opinion(search, bundled),
+    )
+}
+
+/// The files a command that writes data files (`data update`, `data seed`) writes: each given
+/// one as it is, each other one under its bundled name in `data_dir` (no search: such a command
+/// must be told where).
+///
+/// # Errors
+///
+/// [`DataFilesError::NoTarget`] when a file is not given and there is no `data_dir`.
+pub fn in_data_dir(
+    given: &GivenFiles,
+    data_dir: Option<&Path>,
+) -> Result<DataPaths, DataFilesError> {
+    let target = |file: DataFile| match data_dir {
+        Some(dir) => Ok(dir.join(file.names()[0])),
+        None => Err(DataFilesError::NoTarget {
+            what: file.what(),
+            flag: file.flag(),
+        }),
+    };
+    assemble(given, target, || {
+        Ok(vec![target(DataFile::SecondOpinionDb)?])
+    })
+}
+
+/// The data paths of `given`, with `locate` for each file not given, and `second_opinion` for
+/// the second country source when no `--country-db` is given (none with `--single-source`;
+/// with `--country-db`, exactly the databases given, the first as the primary).
+fn assemble(
+    given: &GivenFiles,
+    locate: impl Fn(DataFile) -> Result<PathBuf, DataFilesError>,
+    second_opinion: impl FnOnce() -> Result<Vec<PathBuf>, DataFilesError>,
+) -> Result<DataPaths, DataFilesError> {
     let one = |file: DataFile, given: &Option<PathBuf>| match given {
         Some(path) => Ok(path.clone()),
-        None => find_one(file, search, bundled),
+        None => locate(file),
     };
-    let (country_db, mut second_opinion_dbs) = match given.country_db.split_first() {
-        Some((primary, others)) => (primary.clone(), others.to_vec()),
-        None => (
-            find_one(DataFile::CountryDb, search, bundled)?,
-            second_opinion(search, bundled, given.single_source)?,
-        ),
-    };
-    if given.single_source {
-        second_opinion_dbs.clear();
-    }
+    let (country_db, second_opinion_dbs) =
+        match (given.country_db.split_first(), given.single_source) {
+            (Some((primary, _)), true) => (primary.clone(), Vec::new()),
+            (Some((primary, others)), false) => (primary.clone(), others.to_vec()),
+            (None, true) => (locate(DataFile::CountryDb)?, Vec::new()),
+            (None, false) => (locate(DataFile::CountryDb)?, second_opinion()?),
+        };
     Ok(DataPaths {
         country_db,
         second_opinion_dbs,
@@ -263,11 +298,7 @@ pub fn find(
 fn second_opinion(
     search: &SearchPath,
     bundled: Option<&Bundled>,
-    single_source: bool,
 ) -> Result<Vec<PathBuf>, DataFilesError> {
-    if single_source {
-        return Ok(Vec::new());
-    }
     match find_one(DataFile::SecondOpinionDb, search, bundled) {
         Ok(path) => Ok(vec![path]),
         Err(DataFilesError::NotInDataDir { dir, names, .. }) => {

@@ -301,8 +301,7 @@ async fn supervise<C>(
                         .downcast_ref::<hyper::Error>()
                         .is_some_and(hyper::Error::is_timeout)
                     {
-                        metrics::counter!("hostloc_http_idle_connections_closed_total")
-                            .increment(1);
+                        count_idle_close();
                     }
                     // Clients that go away or send garbage are their business, not the
                     // operator's.
@@ -327,13 +326,18 @@ async fn supervise<C>(
                         .is_some_and(|idle| Instant::now() >= idle)
                 {
                     tracing::debug!("closing an idle connection");
-                    metrics::counter!("hostloc_http_idle_connections_closed_total").increment(1);
+                    count_idle_close();
                     close(connection.as_mut());
                     cut_at = Some(Instant::now() + CLOSE_WAIT);
                 }
             }
         }
     }
+}
+
+/// Counts a connection closed for sending nothing within its limit, by either timer.
+fn count_idle_close() {
+    metrics::counter!("hostloc_http_idle_connections_closed_total").increment(1);
 }
 
 /// After a failed `accept`: connection-level errors (the client gave up) are retried at once;
