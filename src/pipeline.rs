@@ -25,7 +25,7 @@ use crate::hotlines::HotlineTable;
 use crate::iccam;
 use crate::intake::{self, Host};
 use crate::networks::{CdnMatch, CdnNetworks};
-use crate::report::{AddressReport, DnsReport, Report, rfc3339};
+use crate::report::{AddressReport, DnsReport, Report, SharedWarnings, Warnings, rfc3339};
 use crate::resolve::Resolution;
 use crate::special_purpose::non_public_purpose;
 use crate::verdict::{self, Judgement, Jurisdiction};
@@ -159,7 +159,7 @@ struct Inner {
 struct DataWarnings {
     loaded_at: Option<SystemTime>,
     minute: u64,
-    warnings: Vec<String>,
+    warnings: Option<Arc<SharedWarnings>>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -408,11 +408,11 @@ impl Pipeline {
         }
     }
 
-    /// The warnings about `data`'s age every result carries. Worded once a minute per data
-    /// set, not per lookup.
-    fn data_warnings(&self, data: &DataSet) -> Vec<String> {
+    /// The warnings about `data`'s age every result carries. Worded (and serialised) once a
+    /// minute per data set, not per lookup, and shared by the results.
+    fn data_warnings(&self, data: &DataSet) -> Warnings {
         if self.inner.settings.max_data_age.is_none() {
-            return Vec::new();
+            return Warnings::default();
         }
         let now = SystemTime::now();
         let minute = now
@@ -420,16 +420,18 @@ impl Pipeline {
             .map_or(0, |since| since.as_secs() / 60);
         let cached = self.inner.data_warnings.load();
         if cached.loaded_at == Some(data.loaded_at) && cached.minute == minute {
-            return cached.warnings.clone();
+            return Warnings::starting_with(cached.warnings.clone());
         }
         let ages = data_age::database_ages(&data.geo, self.inner.settings.max_data_age, now);
-        let warnings = data_age::stale_warnings(&ages);
+        let warnings = Some(Arc::new(SharedWarnings::new(data_age::stale_warnings(
+            &ages,
+        ))));
         self.inner.data_warnings.store(Arc::new(DataWarnings {
             loaded_at: Some(data.loaded_at),
             minute,
             warnings: warnings.clone(),
         }));
-        warnings
+        Warnings::starting_with(warnings)
     }
 }
 

@@ -94,7 +94,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::geoip::{CountrySources, DatabaseInfo};
+use crate::geoip::{CountrySources, DatabaseInfo, DatabaseInfos};
 use crate::hotlines::Forwarding;
 use crate::networks::CdnMatch;
 use crate::resolve::{DnsFailure, DnsOutcome, QueryOutcome};
@@ -133,11 +133,12 @@ pub struct Report {
     pub looked_up_at: String,
     /// The databases the answer came from (shared by every result of one data set).
     #[schema(value_type = Vec<DatabaseInfo>)]
-    pub databases: Arc<[DatabaseInfo]>,
+    pub databases: DatabaseInfos,
     /// The program that answered: version, and the git commit when built from a checkout.
     pub hostloc_version: &'static str,
     /// Things worth knowing that do not change the verdict.
-    pub warnings: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub warnings: Warnings,
     /// Where the report goes abroad: one entry per hosting country other than the
     /// jurisdiction; null unless the verdict is `foreign` or `partly_domestic`.
     pub forward_to: Option<Vec<Forwarding>>,
@@ -308,6 +309,162 @@ impl Report {
     }
 }
 
+/// The `warnings` of a result: first those every result of the data set carries (stale data,
+/// [`SharedWarnings`], one `Arc` for all results), then the result's own, in the order they
+/// were added. Reads and serialises as one list of strings, exactly as a `Vec<String>` would.
+#[derive(Clone, Default)]
+pub struct Warnings {
+    shared: Option<Arc<SharedWarnings>>,
+    own: Vec<String>,
+}
+
+/// Warnings every result of one data set carries (in one minute's wording), and each one's JSON
+/// string, escaped once: the JSON of a result splices these bytes instead of escaping the same
+/// sentences (about 0.5 kB) again for every result.
+pub struct SharedWarnings {
+    texts: Vec<String>,
+    /// Each of `texts` as a JSON string; empty should serialising fail (it does not), in which
+    /// case `texts` are serialised per result.
+    json: Vec<Box<serde_json::value::RawValue>>,
+}
+
+impl SharedWarnings {
+    /// `texts`, serialised once.
+    pub fn new(texts: Vec<String>) -> SharedWarnings {
+        let json = texts
+            .iter()
+            .map(serde_json::value::to_raw_value)
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_or_default();
+        SharedWarnings { texts, json }
+    }
+
+    /// The warnings.
+    pub fn texts(&self) -> &[String] {
+        &self.texts
+    }
+}
+
+impl std::fmt::Debug for SharedWarnings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(&self.texts).finish()
+    }
+}
+
+impl Warnings {
+    /// The warnings of a data set (none: `None`), to which a result adds its own.
+    pub fn starting_with(shared: Option<Arc<SharedWarnings>>) -> Warnings {
+        Warnings {
+            shared: shared.filter(|shared| !shared.texts.is_empty()),
+            own: Vec::new(),
+        }
+    }
+
+    /// Adds a warning after the others.
+    pub fn push(&mut self, warning: String) {
+        self.own.push(warning);
+    }
+
+    /// The warnings, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &String> {
+        self.shared_texts().iter().chain(&self.own)
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.shared_texts().len() + self.own.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Keeps only the warnings `keep` says yes to, in order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&String) -> bool) {
+        if let Some(shared) = self.shared.take() {
+            let own = std::mem::take(&mut self.own);
+            self.own = shared.texts.iter().cloned().chain(own).collect();
+        }
+        self.own.retain(|warning| keep(warning));
+    }
+
+    /// The warnings joined by `separator`.
+    pub fn join(&self, separator: &str) -> String {
+        let mut joined = String::new();
+        for (index, warning) in self.iter().enumerate() {
+            if index > 0 {
+                joined.push_str(separator);
+            }
+            joined.push_str(warning);
+        }
+        joined
+    }
+
+    fn shared_texts(&self) -> &[String] {
+        self.shared.as_deref().map_or(&[], SharedWarnings::texts)
+    }
+}
+
+impl Extend<String> for Warnings {
+    fn extend<I: IntoIterator<Item = String>>(&mut self, warnings: I) {
+        self.own.extend(warnings);
+    }
+}
+
+impl From<Vec<String>> for Warnings {
+    fn from(own: Vec<String>) -> Warnings {
+        Warnings { shared: None, own }
+    }
+}
+
+impl<'a> IntoIterator for &'a Warnings {
+    type Item = &'a String;
+    type IntoIter = std::iter::Chain<std::slice::Iter<'a, String>, std::slice::Iter<'a, String>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.shared_texts().iter().chain(self.own.iter())
+    }
+}
+
+impl std::fmt::Debug for Warnings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Warnings {
+    fn eq(&self, other: &Warnings) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Warnings {}
+
+impl Serialize for Warnings {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut list = serializer.serialize_seq(Some(self.len()))?;
+        match self.shared.as_deref() {
+            Some(shared) if shared.json.len() == shared.texts.len() => {
+                for json in &shared.json {
+                    list.serialize_element(json)?;
+                }
+            }
+            Some(shared) => {
+                for text in &shared.texts {
+                    list.serialize_element(text)?;
+                }
+            }
+            None => {}
+        }
+        for warning in &self.own {
+            list.serialize_element(warning)?;
+        }
+        list.end()
+    }
+}
+
 /// RFC 3339 UTC with seconds, e.g. `2026-11-29T10:00:00Z`.
 pub fn rfc3339(time: SystemTime) -> String {
     let time = time::OffsetDateTime::from(time);
@@ -320,6 +477,73 @@ pub fn rfc3339(time: SystemTime) -> String {
 mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
+
+    /// The shared warnings and database evidence are spliced as JSON written once; the bytes
+    /// must be exactly those of the plain lists (the golden test covers the databases with the
+    /// bundled data, this also the warnings and strings that need escaping).
+    #[test]
+    fn spliced_json_is_the_plain_json() {
+        let shared = vec![
+            "the country database \"x\".mmdb was built 183 days ago\n\u{1}, ü".to_owned(),
+            "second".to_owned(),
+        ];
+        let mut warnings =
+            Warnings::starting_with(Some(Arc::new(SharedWarnings::new(shared.clone()))));
+        warnings.push("own </script>".to_owned());
+        let mut plain = shared.clone();
+        plain.push("own </script>".to_owned());
+        assert_eq!(
+            serde_json::to_string(&warnings).unwrap(),
+            serde_json::to_string(&plain).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_value(&warnings).unwrap(),
+            serde_json::to_value(&plain).unwrap()
+        );
+        assert_eq!(
+            warnings.iter().collect::<Vec<_>>(),
+            plain.iter().collect::<Vec<_>>()
+        );
+        assert_eq!(warnings.join("|"), plain.join("|"));
+        warnings.retain(|warning| warning != "second");
+        assert_eq!(
+            serde_json::to_string(&warnings).unwrap(),
+            serde_json::to_string(&[&plain[0], &plain[2]]).unwrap()
+        );
+        let empty = Warnings::starting_with(Some(Arc::new(SharedWarnings::new(Vec::new()))));
+        assert_eq!(serde_json::to_string(&empty).unwrap(), "[]");
+
+        let infos = vec![
+            DatabaseInfo {
+                role: crate::geoip::DatabaseRole::Country,
+                database_type: "country \"ipvAll\"".to_owned(),
+                built: Some("2026-06-01T20:32:58Z".to_owned()),
+                file: "dbip-country\\ü.mmdb".to_owned(),
+                source: "dbip-country".to_owned(),
+                primary: true,
+                sha256: "4e7f".to_owned(),
+            },
+            DatabaseInfo {
+                role: crate::geoip::DatabaseRole::Asn,
+                database_type: "asn".to_owned(),
+                built: None,
+                file: "asn.mmdb".to_owned(),
+                source: "asn".to_owned(),
+                primary: false,
+                sha256: "aa7c".to_owned(),
+            },
+        ];
+        let spliced = DatabaseInfos::new(infos.clone());
+        assert_eq!(
+            serde_json::to_string(&spliced).unwrap(),
+            serde_json::to_string(&infos).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_value(&spliced).unwrap(),
+            serde_json::to_value(&infos).unwrap()
+        );
+        assert_eq!(&*spliced, infos.as_slice());
+    }
 
     #[test]
     fn timestamps_are_utc_seconds() {
