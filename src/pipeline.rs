@@ -8,7 +8,6 @@
 //! A lookup never fails: every input yields exactly one [`Report`], and problems become the
 //! verdict `invalid` or `unresolved` with a reason, or a warning.
 
-use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,7 +24,9 @@ use crate::hotlines::HotlineTable;
 use crate::iccam;
 use crate::intake::{self, Host};
 use crate::networks::{CdnMatch, CdnNetworks};
-use crate::report::{AddressReport, DnsReport, Report, SharedWarnings, Warnings, rfc3339};
+use crate::report::{
+    AddressReport, DnsReport, Report, SharedWarnings, Warnings, rfc3339, rfc3339_now,
+};
 use crate::resolve::Resolution;
 use crate::special_purpose::non_public_purpose;
 use crate::verdict::{self, Judgement, Jurisdiction};
@@ -256,7 +257,7 @@ impl Pipeline {
             cdn_providers: Vec::new(),
             addresses: Vec::new(),
             dns: None,
-            looked_up_at: rfc3339(SystemTime::now()),
+            looked_up_at: rfc3339_now(),
             databases: data.geo.infos(),
             hostloc_version: crate::VERSION,
             warnings: self.data_warnings(data),
@@ -447,21 +448,14 @@ fn finish(
     report.referral = judgement.verdict.is_referral();
     report.reason = judgement.reason;
     report.warnings.extend(judgement.warnings);
-    report.countries = report
-        .addresses
-        .iter()
-        .filter(|a| a.public)
-        .filter_map(|a| a.country.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    report.cdn_providers = report
-        .addresses
-        .iter()
-        .filter_map(|a| a.cdn.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    report.countries = sorted_unique(
+        report
+            .addresses
+            .iter()
+            .filter(|a| a.public)
+            .filter_map(|a| a.country.clone()),
+    );
+    report.cdn_providers = sorted_unique(report.addresses.iter().filter_map(|a| a.cdn.clone()));
     report.forward_to =
         verdict::forwarding_countries(jurisdiction, report.verdict, &report.addresses).map(
             |countries| {
@@ -472,6 +466,15 @@ fn finish(
     report.iccam = iccam::hosting(jurisdiction.code(), &report.addresses);
     metrics::counter!("hostloc_verdicts_total", "verdict" => report.verdict.as_str()).increment(1);
     report
+}
+
+/// `items` sorted, each once (as a `BTreeSet` would give them, without its nodes: a result
+/// mostly has one or none).
+fn sorted_unique(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut items: Vec<String> = items.collect();
+    items.sort_unstable();
+    items.dedup();
+    items
 }
 
 /// When one of A/AAAA failed but the other gave addresses, the verdict stands on what was found,

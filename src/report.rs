@@ -88,9 +88,10 @@
 //! writes the ICCAM view of `src/iccam.rs` instead, and `--compare` adds `moved` and `changes`;
 //! `docs/batch.md` has the full schema.
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -465,6 +466,26 @@ impl Serialize for Warnings {
     }
 }
 
+/// [`rfc3339`] of the current time. Formatted once a second per thread and copied for the
+/// other lookups of that second: the text has whole seconds, so it is the same.
+pub fn rfc3339_now() -> String {
+    thread_local! {
+        static LAST: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = SystemTime::now();
+    let Ok(since) = now.duration_since(UNIX_EPOCH) else {
+        return rfc3339(now);
+    };
+    let second = since.as_secs();
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != second {
+            *last = (second, rfc3339(now));
+        }
+        last.1.clone()
+    })
+}
+
 /// RFC 3339 UTC with seconds, e.g. `2026-11-29T10:00:00Z`.
 pub fn rfc3339(time: SystemTime) -> String {
     let time = time::OffsetDateTime::from(time);
@@ -549,5 +570,9 @@ mod tests {
     fn timestamps_are_utc_seconds() {
         let time = UNIX_EPOCH + Duration::from_millis(1_780_272_000_123);
         assert_eq!(rfc3339(time), "2026-06-01T00:00:00Z");
+        let before = rfc3339(SystemTime::now());
+        let now = rfc3339_now();
+        let after = rfc3339(SystemTime::now());
+        assert!(now == before || now == after, "{before} {now} {after}");
     }
 }

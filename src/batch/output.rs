@@ -31,6 +31,10 @@ use crate::report::Report;
 /// Bytes held before they are written out even while rows keep coming.
 const WRITE_BUFFER: usize = 64 * 1024;
 
+/// The room a row's JSON result is written into at first: a full result for one address
+/// with the stale-data warnings is about 2.3 kB.
+const RESULT_CAPACITY: usize = 4 * 1024;
+
 /// Writes the result part of a record: the report as one JSON object, or the delimiter and
 /// the CSV result columns; in full or as its ICCAM view (`--output-format`), with the
 /// comparison with an earlier output when there is one (`--compare`). Cheap to copy, so that
@@ -74,9 +78,12 @@ impl ResultEncoder {
         comparison: Option<&Comparison>,
     ) -> std::io::Result<Vec<u8>> {
         let Some(delimiter) = self.delimiter else {
-            let mut bytes = match self.output {
-                OutputFormat::Full => serde_json::to_vec(report),
-                OutputFormat::Iccam => serde_json::to_vec(&IccamRecord::of(report)),
+            // Room for a whole result at once: grown from serde_json's 128 bytes, a 2-3 kB
+            // result was reallocated (and copied) five times.
+            let mut bytes = Vec::with_capacity(RESULT_CAPACITY);
+            match self.output {
+                OutputFormat::Full => serde_json::to_writer(&mut bytes, report),
+                OutputFormat::Iccam => serde_json::to_writer(&mut bytes, &IccamRecord::of(report)),
             }
             .map_err(std::io::Error::other)?;
             if let Some(comparison) = comparison {
@@ -248,7 +255,26 @@ impl Output {
         result: std::io::Result<Vec<u8>>,
     ) -> Result<(), BatchError> {
         let result = result.map_err(|source| self.error(source))?;
-        // One write per record, so that the buffer never holds half a record when it fills.
+        let parts = [row.prefix.as_slice(), &result, row.suffix.as_slice()];
+        let length: usize = parts.iter().map(|part| part.len()).sum();
+        // The buffer never holds half a record when it fills: it is flushed first unless the
+        // whole record fits, and then the parts go into it without a copy in between. A
+        // record larger than the buffer is written in one write of its own.
+        let writer = self.writer()?;
+        if length < writer.capacity() {
+            let mut written = Ok(());
+            if writer.capacity() - writer.buffer().len() <= length {
+                written = writer.flush();
+            }
+            for part in parts {
+                if written.is_ok() {
+                    written = writer.write_all(part);
+                }
+            }
+            written.map_err(|source| self.error(source))?;
+            self.rows += 1;
+            return Ok(());
+        }
         self.record.clear();
         self.record.extend_from_slice(&row.prefix);
         self.record.extend_from_slice(&result);
