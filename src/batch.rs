@@ -671,7 +671,7 @@ async fn write_rows(
                         Err(error) => Item::Failed(error),
                     })
                     .collect();
-                let task = tokio::spawn(answer_chunk(pipeline.clone(), items, encoder));
+                let task = tokio::spawn(answer_chunk(pipeline.clone(), items, encoder.clone()));
                 async move {
                     task.await
                         .unwrap_or_else(|error| match error.try_into_panic() {
@@ -712,7 +712,7 @@ async fn write_rows(
                 }
             }
             Some(Ok(Done::Row(row, answered))) => {
-                output.write_row(&row, answered.result)?;
+                output.write_row(&row, answered.result, &encoder)?;
                 tally.add(answered.verdict, answered.dns_failed, row.line);
                 tally.compared(answered.moved);
                 progress.row_written(tally, row.end_offset);
@@ -837,7 +837,7 @@ async fn answer_chunk(
                 answers.push(None);
                 continue;
             };
-            let lookup = answer_row(&pipeline, row, encoder, earlier.as_ref());
+            let lookup = answer_row(&pipeline, row, &encoder, earlier.as_ref());
             let mut slot = match spare.take() {
                 Some(slot) => refill(slot, lookup),
                 None => Box::pin(lookup),
@@ -880,7 +880,7 @@ fn refill<F: Future>(mut slot: std::pin::Pin<Box<F>>, future: F) -> std::pin::Pi
 async fn answer_row(
     pipeline: &Pipeline,
     row: &Row,
-    encoder: ResultEncoder,
+    encoder: &ResultEncoder,
     earlier: Option<&Option<Facts>>,
 ) -> Answered {
     let lookup = std::panic::AssertUnwindSafe(async {
@@ -905,7 +905,7 @@ async fn answer_row(
     }
 }
 
-fn answered(report: &Report, encoder: ResultEncoder, earlier: Option<&Option<Facts>>) -> Answered {
+fn answered(report: &Report, encoder: &ResultEncoder, earlier: Option<&Option<Facts>>) -> Answered {
     let comparison = earlier.map(|facts| Comparison::of(facts.as_ref(), report));
     Answered {
         verdict: report.verdict,
