@@ -645,7 +645,7 @@ impl GeoDb {
         {
             facts.asn = found.asn;
             facts.as_org = found.as_org.take();
-            facts.as_network = Some(network.to_string());
+            facts.as_network = Some(network.text());
         }
         // The record whose location is reported: the primary's, unless it has no country and
         // another source has one.
@@ -658,7 +658,7 @@ impl GeoDb {
         if let Some((found, network)) = chosen {
             facts.country = found.country;
             facts.registered_country = found.registered_country;
-            facts.network = Some(network.to_string());
+            facts.network = Some(network.text());
         }
         if Arc::ptr_eq(&self.countries[0].database, &self.asn) {
             return facts;
@@ -670,7 +670,7 @@ impl GeoDb {
                 if found.asn.is_some() {
                     facts.asn = found.asn;
                     facts.as_org = found.as_org.or(facts.as_org.take());
-                    facts.as_network = Some(network.to_string());
+                    facts.as_network = Some(network.text());
                 }
                 facts.is_anycast |= found.is_anycast;
             }
@@ -1023,6 +1023,27 @@ impl fmt::Display for Network {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.ip, self.prefix)
     }
+}
+
+impl Network {
+    /// The network in CIDR notation, written into room for the longest (`to_string` grows
+    /// its text piece by piece: two or three reallocations).
+    fn text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut text = address_text(self.ip, "/128".len());
+        let _ = write!(text, "/{}", self.prefix);
+        text
+    }
+}
+
+/// An address as text (its `Display`), written into a string with room for the longest
+/// address and `extra` bytes more, rather than grown piece by piece as `to_string` does.
+pub fn address_text(ip: IpAddr, extra: usize) -> String {
+    use std::fmt::Write as _;
+    const LONGEST: usize = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".len();
+    let mut text = String::with_capacity(LONGEST + extra);
+    let _ = write!(text, "{ip}");
+    text
 }
 
 /// An AS number, already validated (never 0).

@@ -42,7 +42,7 @@ pub fn hosting(jurisdiction: &str, addresses: &[AddressReport]) -> Option<IccamH
     let address = hosting_address(jurisdiction, addresses)?;
     Some(IccamHosting {
         hosting_country_code: address.country.clone(),
-        hosting_ip_address: address.ip.to_string(),
+        hosting_ip_address: crate::geoip::address_text(address.ip, 0),
         hosting_isp: address.as_org.clone(),
         hosting_organization: IccamOrganization {
             autonomous_system_number: address.asn,

@@ -15,7 +15,6 @@
 //! and its answer. Sources that agree the address is elsewhere but name different countries
 //! keep the verdict as it is (`foreign`, say) and add a warning naming each answer.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -684,8 +683,12 @@ fn as_orgs(addresses: &[&AddressReport]) -> String {
     }
 }
 
+/// `items` sorted, each once (as a `BTreeSet` gives them, without allocating its nodes).
 fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
-    items.collect::<BTreeSet<_>>().into_iter().collect()
+    let mut items: Vec<String> = items.collect();
+    items.sort_unstable();
+    items.dedup();
+    items
 }
 
 fn join_words(items: &[String]) -> String {
