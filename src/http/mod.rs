@@ -310,38 +310,39 @@ impl AppState {
 /// extension for `/admin/*` to answer without a token (the server adds it; without it a client
 /// counts as not on loopback).
 pub fn app(state: AppState) -> Router {
-    use axum::middleware::from_fn_with_state;
+    use limits::{ApiLayer, Scope};
 
+    // Each `layer` / `route_layer` call wraps every route in one more boxed service, cloned for
+    // every request: the layers are hand-written and stacked in one call each.
     let admin = Router::new()
         .route("/admin/reload", post(routes::reload))
-        .route_layer(from_fn_with_state(
-            state.clone(),
-            access::require_loopback_without_token,
-        ));
+        .route_layer(ApiLayer::new(state.clone(), Scope::Admin));
     let api = Router::new()
         .route(
             "/v1/lookup",
             get(routes::lookup_one).post(routes::lookup_many),
         )
         .route("/v1/ip/{ip}", get(routes::locate_ip))
-        .merge(admin)
-        .route_layer(from_fn_with_state(state.clone(), limits::time_limit))
-        .route_layer(from_fn_with_state(state.clone(), limits::shed_load))
-        .route_layer(from_fn_with_state(state.clone(), access::require_token));
+        .route_layer(ApiLayer::new(state.clone(), Scope::Api))
+        .merge(admin);
     let operations = Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(routes::openapi));
+    let max_body_bytes = state.shared.settings.max_body_bytes;
     Router::new()
         .merge(api)
         .merge(operations)
         .merge(page::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.shared.settings.max_body_bytes))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(from_fn_with_state(state.clone(), observe::observe))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(observe::ObserveLayer::new(state.clone()))
+                .layer(CatchPanicLayer::custom(panic_response as fn(_) -> Response))
+                .layer(DefaultBodyLimit::max(max_body_bytes)),
+        )
         .with_state(state)
 }
 
