@@ -7,8 +7,10 @@
 //!
 //! - `routes.rs`: handlers and their request/response types; `openapi.rs`: the generated
 //!   OpenAPI document; `extract.rs` + `error.rs`: JSON rejections and errors.
-//! - `access.rs`: API token and loopback rule; `limits.rs`: load shedding and request timeout;
-//!   `observe.rs`: access log and request metrics; `prometheus.rs`: the Prometheus recorder and `/metrics`.
+//! - `access.rs`: API token and loopback rule; `limits.rs`: load shedding and request timeout,
+//!   and the one layer around the API routes that applies them and the access rules;
+//!   `observe.rs`: access log and request metrics (the outermost layer); `prometheus.rs`: the
+//!   Prometheus recorder and `/metrics`.
 //! - `reload.rs`: reloads on `POST /admin/reload`, SIGHUP and file changes.
 //! - `page.rs`: the analyst's page at `/`, a client of `POST /v1/lookup` (files under `page/`).
 //! - `server.rs`: binding (listen backlog) and the connection loop (connection cap, header and
