@@ -62,11 +62,12 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// (403) for `/admin/*` from another client.
 pub(crate) fn check(state: &AppState, admin: bool, request: &Request) -> Result<(), ApiError> {
     match &state.shared.settings.api_token {
-        Some(token) => {
-            if !bearer(request.headers()).is_some_and(|presented| token.matches(presented)) {
-                return Err(ApiError::Unauthorized);
-            }
+        Some(token)
+            if !bearer(request.headers()).is_some_and(|presented| token.matches(presented)) =>
+        {
+            return Err(ApiError::Unauthorized);
         }
+        Some(_) => {}
         None if admin => {
             let loopback = request
                 .extensions()
