@@ -7,10 +7,8 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, header};
-use axum::middleware::Next;
-use axum::response::Response;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -54,45 +52,34 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .then(|| credentials.trim())
 }
 
-/// With a token configured, lets only requests presenting it through.
+/// Whether `request` may reach an API route: with a token configured, only when it presents
+/// it; on `/admin/*` (`admin`) without a token configured, only from a loopback client (a
+/// request whose peer is unknown, without `ConnectInfo`, is not loopback).
 ///
 /// # Errors
 ///
-/// [`ApiError::Unauthorized`] (401) without the right token.
-pub(crate) async fn require_token(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    if let Some(token) = &state.shared.settings.api_token
-        && !bearer(request.headers()).is_some_and(|presented| token.matches(presented))
-    {
-        return Err(ApiError::Unauthorized);
-    }
-    Ok(next.run(request).await)
-}
-
-/// Without a token configured, lets only loopback clients through. A request whose peer is
-/// unknown (no `ConnectInfo`) is not loopback.
-///
-/// # Errors
-///
-/// [`ApiError::AdminNotLoopback`] (403) for other clients.
-pub(crate) async fn require_loopback_without_token(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    if state.shared.settings.api_token.is_none() {
-        let loopback = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .is_some_and(|ConnectInfo(peer)| peer.ip().to_canonical().is_loopback());
-        if !loopback {
-            return Err(ApiError::AdminNotLoopback);
+/// [`ApiError::Unauthorized`] (401) without the right token; [`ApiError::AdminNotLoopback`]
+/// (403) for `/admin/*` from another client.
+pub(crate) fn check(state: &AppState, admin: bool, request: &Request) -> Result<(), ApiError> {
+    match &state.shared.settings.api_token {
+        Some(token)
+            if !bearer(request.headers()).is_some_and(|presented| token.matches(presented)) =>
+        {
+            return Err(ApiError::Unauthorized);
         }
+        Some(_) => {}
+        None if admin => {
+            let loopback = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .is_some_and(|ConnectInfo(peer)| peer.ip().to_canonical().is_loopback());
+            if !loopback {
+                return Err(ApiError::AdminNotLoopback);
+            }
+        }
+        None => {}
     }
-    Ok(next.run(request).await)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ impl UrlParam {
         let mut found = None;
         for pair in query.unwrap_or_default().split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            if form_decode(key) != b"url" {
+            if key != "url" && form_decode(key) != b"url" {
                 continue;
             }
             if found.is_some() {
@@ -77,8 +77,12 @@ impl UrlParam {
 /// Decodes one component of `application/x-www-form-urlencoded` into bytes. A `%` not followed
 /// by two hex digits stays as it is (WHATWG URL: "percent-decode").
 fn form_decode(component: &str) -> Vec<u8> {
-    let spaced = component.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced).collect()
+    if component.contains('+') {
+        let spaced = component.replace('+', " ");
+        percent_encoding::percent_decode_str(&spaced).collect()
+    } else {
+        percent_encoding::percent_decode_str(component).collect()
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for UrlParam {

@@ -7,8 +7,10 @@
 //!
 //! - `routes.rs`: handlers and their request/response types; `openapi.rs`: the generated
 //!   OpenAPI document; `extract.rs` + `error.rs`: JSON rejections and errors.
-//! - `access.rs`: API token and loopback rule; `limits.rs`: load shedding and request timeout;
-//!   `observe.rs`: access log and request metrics; `prometheus.rs`: the Prometheus recorder and `/metrics`.
+//! - `access.rs`: API token and loopback rule; `limits.rs`: load shedding and request timeout,
+//!   and the one layer around the API routes that applies them and the access rules;
+//!   `observe.rs`: access log and request metrics (the outermost layer); `prometheus.rs`: the
+//!   Prometheus recorder and `/metrics`.
 //! - `reload.rs`: reloads on `POST /admin/reload`, SIGHUP and file changes.
 //! - `page.rs`: the analyst's page at `/`, a client of `POST /v1/lookup` (files under `page/`).
 //! - `server.rs`: binding (listen backlog) and the connection loop (connection cap, header and
@@ -310,38 +312,39 @@ impl AppState {
 /// extension for `/admin/*` to answer without a token (the server adds it; without it a client
 /// counts as not on loopback).
 pub fn app(state: AppState) -> Router {
-    use axum::middleware::from_fn_with_state;
+    use limits::{ApiLayer, Scope};
 
+    // Each `layer` / `route_layer` call wraps every route in one more boxed service, cloned for
+    // every request: the layers are hand-written and stacked in one call each.
     let admin = Router::new()
         .route("/admin/reload", post(routes::reload))
-        .route_layer(from_fn_with_state(
-            state.clone(),
-            access::require_loopback_without_token,
-        ));
+        .route_layer(ApiLayer::new(state.clone(), Scope::Admin));
     let api = Router::new()
         .route(
             "/v1/lookup",
             get(routes::lookup_one).post(routes::lookup_many),
         )
         .route("/v1/ip/{ip}", get(routes::locate_ip))
-        .merge(admin)
-        .route_layer(from_fn_with_state(state.clone(), limits::time_limit))
-        .route_layer(from_fn_with_state(state.clone(), limits::shed_load))
-        .route_layer(from_fn_with_state(state.clone(), access::require_token));
+        .route_layer(ApiLayer::new(state.clone(), Scope::Api))
+        .merge(admin);
     let operations = Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(routes::openapi));
+    let max_body_bytes = state.shared.settings.max_body_bytes;
     Router::new()
         .merge(api)
         .merge(operations)
         .merge(page::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.shared.settings.max_body_bytes))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(from_fn_with_state(state.clone(), observe::observe))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(observe::ObserveLayer::new(state.clone()))
+                .layer(CatchPanicLayer::custom(panic_response as fn(_) -> Response))
+                .layer(DefaultBodyLimit::max(max_body_bytes)),
+        )
         .with_state(state)
 }
 
