@@ -151,7 +151,7 @@ impl DnsCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolve::{DnsFailure, DnsTransport};
+    use crate::resolve::{DnsFailure, DnsTransport, QueryType, ResolvedQuery};
 
     fn resolution(outcome: DnsOutcome, ttl: Option<u32>) -> Resolution {
         Resolution {
@@ -160,7 +160,15 @@ mod tests {
             outcome,
             error: None,
             ttl,
-            queries: Vec::new(),
+            queries: [QueryType::A, QueryType::Aaaa].map(|record_type| ResolvedQuery {
+                record_type,
+                outcome,
+                error: None,
+                answers: 0,
+                rcode: None,
+                server: None,
+                protocol: None,
+            }),
             servers: Some(Vec::new()),
             transport: DnsTransport::Pooled,
             received_at: Instant::now(),

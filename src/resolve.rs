@@ -13,6 +13,7 @@
 mod chain;
 mod hickory;
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use serde::{Deserialize, Serialize};
 
 use crate::dns_transport::{
-    PooledClient, PooledSettings, Protocol, Rotation, TransportError, TransportStats,
+    PooledClient, PooledSettings, Rotation, TransportError, TransportStats,
 };
 use chain::{Answered, Ask, Asked, NoResponse};
 use hickory::HickoryPool;
@@ -152,6 +153,68 @@ pub struct QueryOutcome {
     pub protocol: Option<String>,
 }
 
+/// The record type of one of a lookup's two queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueryType {
+    /// IPv4 addresses.
+    A,
+    /// IPv6 addresses.
+    Aaaa,
+}
+
+impl QueryType {
+    /// `A` or `AAAA`, as in the evidence.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryType::A => "A",
+            QueryType::Aaaa => "AAAA",
+        }
+    }
+}
+
+impl std::fmt::Display for QueryType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One of the two queries of a [`Resolution`], as the cache holds it: the same facts as the
+/// reported [`QueryOutcome`], without an allocation of its own (a response code with a name is
+/// a static string, the server's text is shared by every resolution it answered), so that a
+/// full cache of 100,000 hosts stays small.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedQuery {
+    /// `A` or `AAAA`.
+    pub record_type: QueryType,
+    /// How this query ended.
+    pub outcome: DnsOutcome,
+    /// Why, when the outcome is `error`.
+    pub error: Option<DnsFailure>,
+    /// How many addresses it returned.
+    pub answers: u32,
+    /// The response code of the last response, as dig names it; `None` when none came.
+    pub rcode: Option<Cow<'static, str>>,
+    /// The server that gave the last response, `addr:port`; `None` when none did or the
+    /// transport does not say.
+    pub server: Option<Arc<str>>,
+    /// `udp` or `tcp`; `None` when unknown.
+    pub protocol: Option<Cow<'static, str>>,
+}
+
+impl From<&ResolvedQuery> for QueryOutcome {
+    fn from(query: &ResolvedQuery) -> QueryOutcome {
+        QueryOutcome {
+            record_type: query.record_type.as_str().to_owned(),
+            outcome: query.outcome,
+            error: query.error,
+            answers: query.answers as usize,
+            rcode: query.rcode.as_deref().map(str::to_owned),
+            server: query.server.as_deref().map(str::to_owned),
+            protocol: query.protocol.as_deref().map(str::to_owned),
+        }
+    }
+}
+
 /// An address and the TTL its server gave it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResolvedAddress {
@@ -174,8 +237,8 @@ pub struct Resolution {
     pub error: Option<DnsFailure>,
     /// The smallest TTL of the answer (or the negative TTL of a no-such-name answer), seconds.
     pub ttl: Option<u32>,
-    /// The A and AAAA queries separately.
-    pub queries: Vec<QueryOutcome>,
+    /// The A and AAAA queries separately, A first.
+    pub queries: [ResolvedQuery; 2],
     /// The servers that answered any question of this lookup, once each, in order; `None` when
     /// the transport does not say (hickory with several servers).
     pub servers: Option<Vec<SocketAddr>>,
@@ -191,6 +254,11 @@ impl Resolution {
     /// The addresses without their TTLs.
     pub fn ips(&self) -> Vec<IpAddr> {
         self.addresses.iter().map(|address| address.ip).collect()
+    }
+
+    /// The A and AAAA queries as reported.
+    pub fn query_outcomes(&self) -> Vec<QueryOutcome> {
+        self.queries.iter().map(QueryOutcome::from).collect()
     }
 
     /// Whether the cache may keep this resolution: not when a question was never sent, nor
@@ -318,6 +386,8 @@ pub struct DnsResolver {
     transport: DnsTransport,
     deadline: Duration,
     servers: Arc<[SocketAddr]>,
+    /// Each server's `addr:port`, written once and shared by every resolution it answered.
+    server_names: Arc<[Arc<str>]>,
 }
 
 /// The transport behind a [`DnsResolver`].
@@ -377,6 +447,10 @@ impl DnsResolver {
             backend,
             transport: settings.transport,
             deadline: settings.deadline(servers.len()),
+            server_names: servers
+                .iter()
+                .map(|server| Arc::from(server.to_string()))
+                .collect(),
             servers: servers.into(),
         })
     }
@@ -443,18 +517,15 @@ impl DnsResolver {
             outcome,
             error,
             ttl: None,
-            queries: [RecordType::A, RecordType::AAAA]
-                .into_iter()
-                .map(|record_type| QueryOutcome {
-                    record_type: record_type.to_string(),
-                    outcome,
-                    error,
-                    answers: 0,
-                    rcode: None,
-                    server: None,
-                    protocol: None,
-                })
-                .collect(),
+            queries: [QueryType::A, QueryType::Aaaa].map(|record_type| ResolvedQuery {
+                record_type,
+                outcome,
+                error,
+                answers: 0,
+                rcode: None,
+                server: None,
+                protocol: None,
+            }),
             servers: Some(Vec::new()),
             transport: self.transport,
             received_at: Instant::now(),
@@ -519,17 +590,61 @@ impl DnsResolver {
         } else {
             &aaaa.cnames
         };
+        // Held by the cache for up to an hour: no spare capacity.
+        addresses.shrink_to_fit();
+        if let Some(servers) = servers.as_mut() {
+            servers.shrink_to_fit();
+        }
         Resolution {
             addresses,
             cname_chain: chain_names(name, chain),
             outcome,
             error,
             ttl,
-            queries: asked.iter().map(query_outcome).collect(),
+            queries: [self.resolved_query(a), self.resolved_query(aaaa)],
             servers,
             transport: self.transport,
             received_at: Instant::now(),
             resolved_at: SystemTime::now(),
+        }
+    }
+}
+
+impl DnsResolver {
+    /// One query's outcome as the resolution keeps it.
+    fn resolved_query(&self, asked: &Asked) -> ResolvedQuery {
+        let answers = asked
+            .records
+            .iter()
+            .filter(|record| matches!(record.data, RData::A(_) | RData::AAAA(_)))
+            .count();
+        ResolvedQuery {
+            record_type: if asked.record_type == RecordType::AAAA {
+                QueryType::Aaaa
+            } else {
+                QueryType::A
+            },
+            outcome: asked.outcome,
+            error: asked.failure,
+            answers: u32::try_from(answers).unwrap_or(u32::MAX),
+            rcode: asked.response_code.map(rcode_name),
+            server: asked
+                .servers
+                .last()
+                .copied()
+                .flatten()
+                .map(|server| self.server_name(server)),
+            protocol: asked
+                .protocol
+                .map(|protocol| Cow::Borrowed(protocol.as_str())),
+        }
+    }
+
+    /// `server` as `addr:port`, shared when it is a configured server (it always is).
+    fn server_name(&self, server: SocketAddr) -> Arc<str> {
+        match self.servers.iter().position(|known| *known == server) {
+            Some(index) => Arc::clone(&self.server_names[index]),
+            None => Arc::from(server.to_string()),
         }
     }
 }
@@ -564,30 +679,6 @@ impl Ask for DnsResolver {
                 }
             },
         }
-    }
-}
-
-/// One query's outcome as reported.
-fn query_outcome(asked: &Asked) -> QueryOutcome {
-    QueryOutcome {
-        record_type: asked.record_type.to_string(),
-        outcome: asked.outcome,
-        error: asked.failure,
-        answers: asked
-            .records
-            .iter()
-            .filter(|record| matches!(record.data, RData::A(_) | RData::AAAA(_)))
-            .count(),
-        rcode: asked.response_code.map(rcode_name),
-        server: asked
-            .servers
-            .last()
-            .copied()
-            .flatten()
-            .map(|s| s.to_string()),
-        protocol: asked
-            .protocol
-            .map(|protocol| Protocol::as_str(protocol).to_owned()),
     }
 }
 
@@ -660,7 +751,7 @@ fn combined_outcome(a: DnsOutcome, aaaa: DnsOutcome, any_address: bool) -> DnsOu
 
 /// The IANA mnemonic of a response code, as dig prints it (`NOERROR`, `SERVFAIL`, …), or
 /// `RCODE` and its number for one without a mnemonic here.
-fn rcode_name(code: ResponseCode) -> String {
+fn rcode_name(code: ResponseCode) -> Cow<'static, str> {
     let name = match code {
         ResponseCode::NoError => "NOERROR",
         ResponseCode::FormErr => "FORMERR",
@@ -674,9 +765,9 @@ fn rcode_name(code: ResponseCode) -> String {
         ResponseCode::NotAuth => "NOTAUTH",
         ResponseCode::NotZone => "NOTZONE",
         ResponseCode::BADVERS => "BADVERS",
-        other => return format!("RCODE{}", u16::from(other)),
+        other => return Cow::Owned(format!("RCODE{}", u16::from(other))),
     };
-    name.to_owned()
+    Cow::Borrowed(name)
 }
 
 fn display_name(name: &Name) -> String {
