@@ -177,7 +177,7 @@ mod tests {
 
     fn resolution(outcome: DnsOutcome, ttl: Option<u32>) -> Resolution {
         Resolution {
-            addresses: Vec::new(),
+            addresses: smallvec::SmallVec::new(),
             cname_chain: Vec::new(),
             outcome,
             error: None,
@@ -186,10 +186,10 @@ mod tests {
                 record_type,
                 outcome,
                 error: None,
-                answers: 0,
-                rcode: None,
-                server: None,
                 protocol: None,
+                rcode: None,
+                answers: 0,
+                server: None,
             }),
             servers: Some(Vec::new()),
             transport: DnsTransport::Pooled,

@@ -23,9 +23,10 @@ use hickory_resolver::config::{ProtocolConfig, ResolverConfig};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::dns_transport::{
-    PooledClient, PooledSettings, Rotation, TransportError, TransportStats,
+    PooledClient, PooledSettings, Protocol, Rotation, TransportError, TransportStats,
 };
 use chain::{Answered, Ask, Asked, NoResponse};
 use hickory::HickoryPool;
@@ -179,9 +180,10 @@ impl std::fmt::Display for QueryType {
 }
 
 /// One of the two queries of a [`Resolution`], as the cache holds it: the same facts as the
-/// reported [`QueryOutcome`], without an allocation of its own (a response code with a name is
-/// a static string, the server's text is shared by every resolution it answered), so that a
-/// full cache of 100,000 hosts stays small.
+/// reported [`QueryOutcome`] in 32 bytes without an allocation of its own (the response code and
+/// protocol as codes, named when a Report is made; the server's text one `Arc<str>` per
+/// configured server, shared by every resolution it answered), so that a full cache of 100,000
+/// hosts stays small.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedQuery {
     /// `A` or `AAAA`.
@@ -190,15 +192,27 @@ pub struct ResolvedQuery {
     pub outcome: DnsOutcome,
     /// Why, when the outcome is `error`.
     pub error: Option<DnsFailure>,
+    /// How the last response travelled; `None` when unknown.
+    pub protocol: Option<Protocol>,
+    /// The response code of the last response; `None` when none came.
+    pub rcode: Option<ResponseCode>,
     /// How many addresses it returned.
     pub answers: u32,
-    /// The response code of the last response, as dig names it; `None` when none came.
-    pub rcode: Option<Cow<'static, str>>,
     /// The server that gave the last response, `addr:port`; `None` when none did or the
     /// transport does not say.
     pub server: Option<Arc<str>>,
-    /// `udp` or `tcp`; `None` when unknown.
-    pub protocol: Option<Cow<'static, str>>,
+}
+
+impl ResolvedQuery {
+    /// The response code as dig names it (`NOERROR`, `SERVFAIL`, …, `RCODE11`).
+    pub fn rcode_name(&self) -> Option<Cow<'static, str>> {
+        self.rcode.map(rcode_name)
+    }
+
+    /// `udp` or `tcp`.
+    pub fn protocol_name(&self) -> Option<&'static str> {
+        self.protocol.map(Protocol::as_str)
+    }
 }
 
 impl From<&ResolvedQuery> for QueryOutcome {
@@ -208,9 +222,9 @@ impl From<&ResolvedQuery> for QueryOutcome {
             outcome: query.outcome,
             error: query.error,
             answers: query.answers as usize,
-            rcode: query.rcode.as_deref().map(str::to_owned),
+            rcode: query.rcode_name().map(Cow::into_owned),
             server: query.server.as_deref().map(str::to_owned),
-            protocol: query.protocol.as_deref().map(str::to_owned),
+            protocol: query.protocol_name().map(str::to_owned),
         }
     }
 }
@@ -227,8 +241,8 @@ pub struct ResolvedAddress {
 /// What DNS said about a host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
-    /// Every address, A answers first, without duplicates.
-    pub addresses: Vec<ResolvedAddress>,
+    /// Every address, A answers first, without duplicates; two (the common A + AAAA) inline.
+    pub addresses: SmallVec<[ResolvedAddress; 2]>,
     /// The CNAME chain from the host to the name holding the addresses, without the host.
     pub cname_chain: Vec<String>,
     /// The combined outcome.
@@ -512,7 +526,7 @@ impl DnsResolver {
     /// A resolution without any answer.
     fn unasked(&self, outcome: DnsOutcome, error: Option<DnsFailure>) -> Resolution {
         Resolution {
-            addresses: Vec::new(),
+            addresses: SmallVec::new(),
             cname_chain: Vec::new(),
             outcome,
             error,
@@ -535,7 +549,7 @@ impl DnsResolver {
 
     /// Merges the A and AAAA answers into one resolution.
     fn combine(&self, name: &Name, asked: [Asked; 2]) -> Resolution {
-        let mut addresses: Vec<ResolvedAddress> = Vec::new();
+        let mut addresses: SmallVec<[ResolvedAddress; 2]> = SmallVec::new();
         let mut ttl: Option<u32> = None;
         let mut negative_ttl: Option<u32> = None;
         let mut servers: Option<Vec<SocketAddr>> = Some(Vec::new());
@@ -627,16 +641,14 @@ impl DnsResolver {
             outcome: asked.outcome,
             error: asked.failure,
             answers: u32::try_from(answers).unwrap_or(u32::MAX),
-            rcode: asked.response_code.map(rcode_name),
+            rcode: asked.response_code,
             server: asked
                 .servers
                 .last()
                 .copied()
                 .flatten()
                 .map(|server| self.server_name(server)),
-            protocol: asked
-                .protocol
-                .map(|protocol| Cow::Borrowed(protocol.as_str())),
+            protocol: asked.protocol,
         }
     }
 
