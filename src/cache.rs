@@ -191,7 +191,7 @@ mod tests {
                 answers: 0,
                 server: None,
             }),
-            servers: Some(Vec::new()),
+            servers: Some(Arc::from([])),
             transport: DnsTransport::Pooled,
             received_at: Instant::now(),
             resolved_at: std::time::SystemTime::now(),

@@ -254,8 +254,9 @@ pub struct Resolution {
     /// The A and AAAA queries separately, A first.
     pub queries: [ResolvedQuery; 2],
     /// The servers that answered any question of this lookup, once each, in order; `None` when
-    /// the transport does not say (hickory with several servers).
-    pub servers: Option<Vec<SocketAddr>>,
+    /// the transport does not say (hickory with several servers). The usual lists (none, or
+    /// one configured server) are shared by every resolution that has them.
+    pub servers: Option<Arc<[SocketAddr]>>,
     /// The transport the questions travelled by.
     pub transport: DnsTransport,
     /// When the answer was received (monotonic, for cache ages).
@@ -402,6 +403,8 @@ pub struct DnsResolver {
     servers: Arc<[SocketAddr]>,
     /// Each server's `addr:port`, written once and shared by every resolution it answered.
     server_names: Arc<[Arc<str>]>,
+    /// The lists of servers most resolutions have, shared: none, then each server alone.
+    server_lists: Arc<[Arc<[SocketAddr]>]>,
 }
 
 /// The transport behind a [`DnsResolver`].
@@ -464,6 +467,9 @@ impl DnsResolver {
             server_names: servers
                 .iter()
                 .map(|server| Arc::from(server.to_string()))
+                .collect(),
+            server_lists: std::iter::once(Arc::from([]))
+                .chain(servers.iter().map(|server| Arc::from([*server])))
                 .collect(),
             servers: servers.into(),
         })
@@ -540,7 +546,7 @@ impl DnsResolver {
                 server: None,
                 protocol: None,
             }),
-            servers: Some(Vec::new()),
+            servers: Some(self.server_list(&[])),
             transport: self.transport,
             received_at: Instant::now(),
             resolved_at: SystemTime::now(),
@@ -606,9 +612,6 @@ impl DnsResolver {
         };
         // Held by the cache for up to an hour: no spare capacity.
         addresses.shrink_to_fit();
-        if let Some(servers) = servers.as_mut() {
-            servers.shrink_to_fit();
-        }
         Resolution {
             addresses,
             cname_chain: chain_names(name, chain),
@@ -616,7 +619,7 @@ impl DnsResolver {
             error,
             ttl,
             queries: [self.resolved_query(a), self.resolved_query(aaaa)],
-            servers,
+            servers: servers.map(|servers| self.server_list(&servers)),
             transport: self.transport,
             received_at: Instant::now(),
             resolved_at: SystemTime::now(),
@@ -649,6 +652,14 @@ impl DnsResolver {
                 .flatten()
                 .map(|server| self.server_name(server)),
             protocol: asked.protocol,
+        }
+    }
+
+    /// `servers` as a shared list when it is one of the usual ones, else a list of its own.
+    fn server_list(&self, servers: &[SocketAddr]) -> Arc<[SocketAddr]> {
+        match self.server_lists.iter().find(|list| ***list == *servers) {
+            Some(list) => Arc::clone(list),
+            None => Arc::from(servers),
         }
     }
 
@@ -858,6 +869,21 @@ mod tests {
         assert_eq!(rcode_name(ResponseCode::NoError), "NOERROR");
         assert_eq!(rcode_name(ResponseCode::ServFail), "SERVFAIL");
         assert_eq!(rcode_name(ResponseCode::Unknown(3841)), "RCODE3841");
+    }
+
+    #[test]
+    fn a_cached_resolution_stays_small() {
+        // The cache holds up to 100,000 (bench/memory.sh); each byte here is 100 kB there.
+        assert!(
+            size_of::<ResolvedQuery>() <= 32,
+            "{}",
+            size_of::<ResolvedQuery>()
+        );
+        assert!(
+            size_of::<Resolution>() <= 208,
+            "{}",
+            size_of::<Resolution>()
+        );
     }
 
     #[test]
