@@ -381,7 +381,7 @@ profile_report() {
     say "== with callees (children, self), chosen frames"
     perf report -i "$data" --children --sort symbol --percent-limit 0.7 --stdio -g none \
         2>/dev/null | grep -E '^ +[0-9]' | "${trim[@]}" |
-        grep -E '\] (hostloc::[a-z_:]+[A-Za-z_]+$|serde_json::ser::to_|tracing_core::event::Event::dispatch|metrics::|<metrics|malloc$|cfree|_int_free$|core::fmt::write$|__GI___writev$|__libc_recv|recv$|epoll_wait|__schedule$|core::ptr::drop_in_place<hostloc|clone_box|moka::|maxminddb::|Json<T> as|Serialize for hostloc)' |
+        grep -E '\] (hostloc::[a-z_:]+[A-Za-z_]+$|serde_json::ser::to_|tracing_core::event::Event::dispatch|metrics::|<metrics|malloc$|cfree|_int_free$|core::fmt::write$|__GI___writev$|__libc_recv|recv$|epoll_wait|__schedule$|core::ptr::drop_in_place<hostloc|clone_box|moka::|quick_cache::|maxminddb::|Json<T> as|Serialize for hostloc)' |
         cut -c1-160 | head -40 >&2
     say "== self time by kind (first matching kind; symbols as in the self-time list)"
     perf report -i "$data" --no-children --sort symbol --percent-limit 0 --stdio -g none \
@@ -396,7 +396,7 @@ kinds = [
     ("formatting (core::fmt, Display)", r"core::fmt|as core::fmt::Display|fmt::Write"),
     ("logging (tracing)", r"tracing"),
     ("metrics", r"metrics"),
-    ("DNS cache (moka)", r"moka"),
+    ("DNS cache (moka, quick_cache)", r"moka|quick_cache"),
     ("intake", r"intake|url::|idna"),
     ("async runtime (tokio, futures)", r"tokio|futures_util|futures_core"),
     ("per-request state (AppState clone/drop, boxed services)", r"AppState|clone_box"),

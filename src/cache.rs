@@ -1,22 +1,32 @@
 //! Cache: DNS resolutions per host, kept as long as DNS says they hold.
 //!
-//! Owns the moka cache between the pipeline and the resolver. An entry lives for the answer's
+//! Owns the cache between the pipeline and the resolver. An entry lives for the answer's
 //! TTL clamped to `[min_ttl, max_ttl]`; a definitive negative answer (NXDOMAIN, no data) for its
 //! negative TTL clamped to `[0, negative_max_ttl]`; a failure (SERVFAIL, REFUSED, timeout,
 //! error) only for `failure_ttl`, so a retry soon asks again; and a resolution that says
 //! nothing about the name (a question hostloc never sent because its queue was full, a CNAME
-//! loop or an over-long chain) not at all. Concurrent lookups of the same
-//! host share one resolution (moka's `entry().or_insert_with` runs one initialiser per key).
-//! The capacity bounds the number of hosts held. GeoIP lookups are not cached: they cost a
-//! fraction of a microsecond (see `bench/`).
+//! loop or an over-long chain) not at all. Concurrent lookups of the same host share one
+//! resolution (quick_cache's placeholder: one lookup asks, the others wait for its answer, and
+//! they take it even when it may not be kept). The capacity bounds the number of hosts held
+//! (S3-FIFO eviction); an entry past its lifetime is asked again when next looked up, and until
+//! then only takes its place. GeoIP lookups are not cached: they cost a fraction of a
+//! microsecond (see `bench/`).
+//!
+//! Why quick_cache rather than moka: a full cache of 100,000 hosts cost moka about 400 bytes
+//! per entry of its own (nodes of its access and timer queues, entry metadata, a key `Arc`),
+//! quick_cache about 100; and moka's insert path was 5–10 % of the CPU of a batch of distinct
+//! names (`bench/batch_names.sh`).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use moka::Expiry;
-use moka::future::Cache;
+use quick_cache::sync::Cache;
 
 use crate::resolve::{DnsOutcome, DnsResolver, Resolution};
+
+/// Host → resolution; without quick_cache's `ahash` feature its hasher is std's SipHash, keyed
+/// at random (hosts come from reporters).
+type Hosts = Cache<String, Arc<Resolution>>;
 
 /// Bounds of the DNS cache.
 #[derive(Debug, Clone)]
@@ -64,21 +74,6 @@ impl CacheSettings {
     }
 }
 
-struct ResolutionExpiry {
-    settings: CacheSettings,
-}
-
-impl Expiry<String, Arc<Resolution>> for ResolutionExpiry {
-    fn expire_after_create(
-        &self,
-        _host: &String,
-        resolution: &Arc<Resolution>,
-        _created_at: Instant,
-    ) -> Option<Duration> {
-        Some(self.settings.lifetime(resolution))
-    }
-}
-
 /// A resolution and whether it came from the cache.
 #[derive(Debug, Clone)]
 pub struct CachedResolution {
@@ -103,19 +98,22 @@ impl CachedResolution {
 #[derive(Clone)]
 pub struct DnsCache {
     resolver: DnsResolver,
-    cache: Option<Cache<String, Arc<Resolution>>>,
+    cache: Option<Arc<Hosts>>,
+    settings: CacheSettings,
 }
 
 impl DnsCache {
     /// Puts `resolver` behind a cache bounded by `settings`.
     pub fn new(resolver: DnsResolver, settings: CacheSettings) -> DnsCache {
         let cache = (settings.capacity > 0).then(|| {
-            Cache::builder()
-                .max_capacity(settings.capacity)
-                .expire_after(ResolutionExpiry { settings })
-                .build()
+            let capacity = usize::try_from(settings.capacity).unwrap_or(usize::MAX);
+            Arc::new(Cache::new(capacity))
         });
-        DnsCache { resolver, cache }
+        DnsCache {
+            resolver,
+            cache,
+            settings,
+        }
     }
 
     /// The resolution of `host`, from the cache while it holds, else asked now. Concurrent
@@ -127,13 +125,35 @@ impl DnsCache {
                 from_cache: false,
             };
         };
-        let entry = cache
-            .entry_by_ref(host)
-            .or_insert_with(async { Arc::new(self.resolver.resolve(host).await) })
-            .await;
-        CachedResolution {
-            from_cache: !entry.is_fresh(),
-            resolution: entry.into_value(),
+        let asked_at = std::time::Instant::now();
+        loop {
+            match cache.get_value_or_guard_async(host).await {
+                Ok(resolution) => {
+                    // Answered while this lookup waited for it (shared, even when it is not to
+                    // be kept), or held and still within its lifetime.
+                    let fresh = resolution.received_at >= asked_at
+                        || resolution.received_at.elapsed() < self.settings.lifetime(&resolution);
+                    if fresh {
+                        return CachedResolution {
+                            resolution,
+                            from_cache: true,
+                        };
+                    }
+                    // Expired: take it out (unless another lookup replaced it meanwhile) and
+                    // ask again, as the one lookup that asks for this host.
+                    cache.remove_if(host, |held| Arc::ptr_eq(held, &resolution));
+                }
+                Err(guard) => {
+                    let resolution = Arc::new(self.resolver.resolve(host).await);
+                    // Inserted even when it is not to be kept: those waiting get it through
+                    // the placeholder, and the next lookup finds it expired.
+                    let _ = guard.insert(Arc::clone(&resolution));
+                    return CachedResolution {
+                        resolution,
+                        from_cache: false,
+                    };
+                }
+            }
         }
     }
 
@@ -142,26 +162,36 @@ impl DnsCache {
         &self.resolver
     }
 
-    /// Number of hosts currently held (approximate, for metrics).
+    /// Number of hosts currently held (expired ones until they are asked again or evicted).
     pub fn entry_count(&self) -> u64 {
-        self.cache.as_ref().map_or(0, Cache::entry_count)
+        self.cache.as_ref().map_or(0, |cache| cache.len() as u64)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolve::{DnsFailure, DnsTransport};
+    use std::time::Instant;
+
+    use crate::resolve::{DnsFailure, DnsTransport, QueryType, ResolvedQuery};
 
     fn resolution(outcome: DnsOutcome, ttl: Option<u32>) -> Resolution {
         Resolution {
-            addresses: Vec::new(),
+            addresses: smallvec::SmallVec::new(),
             cname_chain: Vec::new(),
             outcome,
             error: None,
             ttl,
-            queries: Vec::new(),
-            servers: Some(Vec::new()),
+            queries: [QueryType::A, QueryType::Aaaa].map(|record_type| ResolvedQuery {
+                record_type,
+                outcome,
+                error: None,
+                protocol: None,
+                rcode: None,
+                answers: 0,
+                server: None,
+            }),
+            servers: Some(Arc::from([])),
             transport: DnsTransport::Pooled,
             received_at: Instant::now(),
             resolved_at: std::time::SystemTime::now(),

@@ -316,7 +316,7 @@ impl Pipeline {
                         outcome: resolution.outcome,
                         error: resolution.error,
                         ttl: resolution.ttl,
-                        queries: resolution.queries.clone(),
+                        queries: resolution.query_outcomes(),
                         servers: resolution
                             .servers
                             .as_ref()

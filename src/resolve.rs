@@ -13,6 +13,7 @@
 mod chain;
 mod hickory;
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use hickory_resolver::config::{ProtocolConfig, ResolverConfig};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::dns_transport::{
     PooledClient, PooledSettings, Protocol, Rotation, TransportError, TransportStats,
@@ -152,6 +154,81 @@ pub struct QueryOutcome {
     pub protocol: Option<String>,
 }
 
+/// The record type of one of a lookup's two queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueryType {
+    /// IPv4 addresses.
+    A,
+    /// IPv6 addresses.
+    Aaaa,
+}
+
+impl QueryType {
+    /// `A` or `AAAA`, as in the evidence.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryType::A => "A",
+            QueryType::Aaaa => "AAAA",
+        }
+    }
+}
+
+impl std::fmt::Display for QueryType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One of the two queries of a [`Resolution`], as the cache holds it: the same facts as the
+/// reported [`QueryOutcome`] in 32 bytes without an allocation of its own (the response code and
+/// protocol as codes, named when a Report is made; the server's text one `Arc<str>` per
+/// configured server, shared by every resolution it answered), so that a full cache of 100,000
+/// hosts stays small.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedQuery {
+    /// `A` or `AAAA`.
+    pub record_type: QueryType,
+    /// How this query ended.
+    pub outcome: DnsOutcome,
+    /// Why, when the outcome is `error`.
+    pub error: Option<DnsFailure>,
+    /// How the last response travelled; `None` when unknown.
+    pub protocol: Option<Protocol>,
+    /// The response code of the last response; `None` when none came.
+    pub rcode: Option<ResponseCode>,
+    /// How many addresses it returned.
+    pub answers: u32,
+    /// The server that gave the last response, `addr:port`; `None` when none did or the
+    /// transport does not say.
+    pub server: Option<Arc<str>>,
+}
+
+impl ResolvedQuery {
+    /// The response code as dig names it (`NOERROR`, `SERVFAIL`, …, `RCODE11`).
+    pub fn rcode_name(&self) -> Option<Cow<'static, str>> {
+        self.rcode.map(rcode_name)
+    }
+
+    /// `udp` or `tcp`.
+    pub fn protocol_name(&self) -> Option<&'static str> {
+        self.protocol.map(Protocol::as_str)
+    }
+}
+
+impl From<&ResolvedQuery> for QueryOutcome {
+    fn from(query: &ResolvedQuery) -> QueryOutcome {
+        QueryOutcome {
+            record_type: query.record_type.as_str().to_owned(),
+            outcome: query.outcome,
+            error: query.error,
+            answers: query.answers as usize,
+            rcode: query.rcode_name().map(Cow::into_owned),
+            server: query.server.as_deref().map(str::to_owned),
+            protocol: query.protocol_name().map(str::to_owned),
+        }
+    }
+}
+
 /// An address and the TTL its server gave it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResolvedAddress {
@@ -164,8 +241,8 @@ pub struct ResolvedAddress {
 /// What DNS said about a host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
-    /// Every address, A answers first, without duplicates.
-    pub addresses: Vec<ResolvedAddress>,
+    /// Every address, A answers first, without duplicates; two (the common A + AAAA) inline.
+    pub addresses: SmallVec<[ResolvedAddress; 2]>,
     /// The CNAME chain from the host to the name holding the addresses, without the host.
     pub cname_chain: Vec<String>,
     /// The combined outcome.
@@ -174,11 +251,12 @@ pub struct Resolution {
     pub error: Option<DnsFailure>,
     /// The smallest TTL of the answer (or the negative TTL of a no-such-name answer), seconds.
     pub ttl: Option<u32>,
-    /// The A and AAAA queries separately.
-    pub queries: Vec<QueryOutcome>,
+    /// The A and AAAA queries separately, A first.
+    pub queries: [ResolvedQuery; 2],
     /// The servers that answered any question of this lookup, once each, in order; `None` when
-    /// the transport does not say (hickory with several servers).
-    pub servers: Option<Vec<SocketAddr>>,
+    /// the transport does not say (hickory with several servers). The usual lists (none, or
+    /// one configured server) are shared by every resolution that has them.
+    pub servers: Option<Arc<[SocketAddr]>>,
     /// The transport the questions travelled by.
     pub transport: DnsTransport,
     /// When the answer was received (monotonic, for cache ages).
@@ -191,6 +269,11 @@ impl Resolution {
     /// The addresses without their TTLs.
     pub fn ips(&self) -> Vec<IpAddr> {
         self.addresses.iter().map(|address| address.ip).collect()
+    }
+
+    /// The A and AAAA queries as reported.
+    pub fn query_outcomes(&self) -> Vec<QueryOutcome> {
+        self.queries.iter().map(QueryOutcome::from).collect()
     }
 
     /// Whether the cache may keep this resolution: not when a question was never sent, nor
@@ -318,6 +401,10 @@ pub struct DnsResolver {
     transport: DnsTransport,
     deadline: Duration,
     servers: Arc<[SocketAddr]>,
+    /// Each server's `addr:port`, written once and shared by every resolution it answered.
+    server_names: Arc<[Arc<str>]>,
+    /// The lists of servers most resolutions have, shared: none, then each server alone.
+    server_lists: Arc<[Arc<[SocketAddr]>]>,
 }
 
 /// The transport behind a [`DnsResolver`].
@@ -377,6 +464,13 @@ impl DnsResolver {
             backend,
             transport: settings.transport,
             deadline: settings.deadline(servers.len()),
+            server_names: servers
+                .iter()
+                .map(|server| Arc::from(server.to_string()))
+                .collect(),
+            server_lists: std::iter::once(Arc::from([]))
+                .chain(servers.iter().map(|server| Arc::from([*server])))
+                .collect(),
             servers: servers.into(),
         })
     }
@@ -438,24 +532,21 @@ impl DnsResolver {
     /// A resolution without any answer.
     fn unasked(&self, outcome: DnsOutcome, error: Option<DnsFailure>) -> Resolution {
         Resolution {
-            addresses: Vec::new(),
+            addresses: SmallVec::new(),
             cname_chain: Vec::new(),
             outcome,
             error,
             ttl: None,
-            queries: [RecordType::A, RecordType::AAAA]
-                .into_iter()
-                .map(|record_type| QueryOutcome {
-                    record_type: record_type.to_string(),
-                    outcome,
-                    error,
-                    answers: 0,
-                    rcode: None,
-                    server: None,
-                    protocol: None,
-                })
-                .collect(),
-            servers: Some(Vec::new()),
+            queries: [QueryType::A, QueryType::Aaaa].map(|record_type| ResolvedQuery {
+                record_type,
+                outcome,
+                error,
+                answers: 0,
+                rcode: None,
+                server: None,
+                protocol: None,
+            }),
+            servers: Some(self.server_list(&[])),
             transport: self.transport,
             received_at: Instant::now(),
             resolved_at: SystemTime::now(),
@@ -464,7 +555,7 @@ impl DnsResolver {
 
     /// Merges the A and AAAA answers into one resolution.
     fn combine(&self, name: &Name, asked: [Asked; 2]) -> Resolution {
-        let mut addresses: Vec<ResolvedAddress> = Vec::new();
+        let mut addresses: SmallVec<[ResolvedAddress; 2]> = SmallVec::new();
         let mut ttl: Option<u32> = None;
         let mut negative_ttl: Option<u32> = None;
         let mut servers: Option<Vec<SocketAddr>> = Some(Vec::new());
@@ -519,17 +610,64 @@ impl DnsResolver {
         } else {
             &aaaa.cnames
         };
+        // Held by the cache for up to an hour: no spare capacity.
+        addresses.shrink_to_fit();
         Resolution {
             addresses,
             cname_chain: chain_names(name, chain),
             outcome,
             error,
             ttl,
-            queries: asked.iter().map(query_outcome).collect(),
-            servers,
+            queries: [self.resolved_query(a), self.resolved_query(aaaa)],
+            servers: servers.map(|servers| self.server_list(&servers)),
             transport: self.transport,
             received_at: Instant::now(),
             resolved_at: SystemTime::now(),
+        }
+    }
+}
+
+impl DnsResolver {
+    /// One query's outcome as the resolution keeps it.
+    fn resolved_query(&self, asked: &Asked) -> ResolvedQuery {
+        let answers = asked
+            .records
+            .iter()
+            .filter(|record| matches!(record.data, RData::A(_) | RData::AAAA(_)))
+            .count();
+        ResolvedQuery {
+            record_type: if asked.record_type == RecordType::AAAA {
+                QueryType::Aaaa
+            } else {
+                QueryType::A
+            },
+            outcome: asked.outcome,
+            error: asked.failure,
+            answers: u32::try_from(answers).unwrap_or(u32::MAX),
+            rcode: asked.response_code,
+            server: asked
+                .servers
+                .last()
+                .copied()
+                .flatten()
+                .map(|server| self.server_name(server)),
+            protocol: asked.protocol,
+        }
+    }
+
+    /// `servers` as a shared list when it is one of the usual ones, else a list of its own.
+    fn server_list(&self, servers: &[SocketAddr]) -> Arc<[SocketAddr]> {
+        match self.server_lists.iter().find(|list| ***list == *servers) {
+            Some(list) => Arc::clone(list),
+            None => Arc::from(servers),
+        }
+    }
+
+    /// `server` as `addr:port`, shared when it is a configured server (it always is).
+    fn server_name(&self, server: SocketAddr) -> Arc<str> {
+        match self.servers.iter().position(|known| *known == server) {
+            Some(index) => Arc::clone(&self.server_names[index]),
+            None => Arc::from(server.to_string()),
         }
     }
 }
@@ -564,30 +702,6 @@ impl Ask for DnsResolver {
                 }
             },
         }
-    }
-}
-
-/// One query's outcome as reported.
-fn query_outcome(asked: &Asked) -> QueryOutcome {
-    QueryOutcome {
-        record_type: asked.record_type.to_string(),
-        outcome: asked.outcome,
-        error: asked.failure,
-        answers: asked
-            .records
-            .iter()
-            .filter(|record| matches!(record.data, RData::A(_) | RData::AAAA(_)))
-            .count(),
-        rcode: asked.response_code.map(rcode_name),
-        server: asked
-            .servers
-            .last()
-            .copied()
-            .flatten()
-            .map(|s| s.to_string()),
-        protocol: asked
-            .protocol
-            .map(|protocol| Protocol::as_str(protocol).to_owned()),
     }
 }
 
@@ -660,7 +774,7 @@ fn combined_outcome(a: DnsOutcome, aaaa: DnsOutcome, any_address: bool) -> DnsOu
 
 /// The IANA mnemonic of a response code, as dig prints it (`NOERROR`, `SERVFAIL`, …), or
 /// `RCODE` and its number for one without a mnemonic here.
-fn rcode_name(code: ResponseCode) -> String {
+fn rcode_name(code: ResponseCode) -> Cow<'static, str> {
     let name = match code {
         ResponseCode::NoError => "NOERROR",
         ResponseCode::FormErr => "FORMERR",
@@ -674,9 +788,9 @@ fn rcode_name(code: ResponseCode) -> String {
         ResponseCode::NotAuth => "NOTAUTH",
         ResponseCode::NotZone => "NOTZONE",
         ResponseCode::BADVERS => "BADVERS",
-        other => return format!("RCODE{}", u16::from(other)),
+        other => return Cow::Owned(format!("RCODE{}", u16::from(other))),
     };
-    name.to_owned()
+    Cow::Borrowed(name)
 }
 
 fn display_name(name: &Name) -> String {
@@ -755,6 +869,21 @@ mod tests {
         assert_eq!(rcode_name(ResponseCode::NoError), "NOERROR");
         assert_eq!(rcode_name(ResponseCode::ServFail), "SERVFAIL");
         assert_eq!(rcode_name(ResponseCode::Unknown(3841)), "RCODE3841");
+    }
+
+    #[test]
+    fn a_cached_resolution_stays_small() {
+        // The cache holds up to 100,000 (bench/memory.sh); each byte here is 100 kB there.
+        assert!(
+            size_of::<ResolvedQuery>() <= 32,
+            "{}",
+            size_of::<ResolvedQuery>()
+        );
+        assert!(
+            size_of::<Resolution>() <= 208,
+            "{}",
+            size_of::<Resolution>()
+        );
     }
 
     #[test]

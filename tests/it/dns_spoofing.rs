@@ -132,7 +132,7 @@ async fn an_answer_in_the_wrong_case_is_asked_again_over_tcp() {
                 CounterSnapshot::count(&counters.retries, "case_mismatch"),
                 2
             );
-            assert_eq!(resolution.queries[0].protocol.as_deref(), Some("tcp"));
+            assert_eq!(resolution.queries[0].protocol_name(), Some("tcp"));
         }
     }
 }

@@ -71,7 +71,7 @@ fn comparable(resolution: &Resolution) -> String {
                 query.outcome,
                 query.error,
                 query.answers,
-                query.rcode.clone(),
+                query.rcode_name(),
                 query.server.clone()
             ))
             .collect::<Vec<_>>()
@@ -156,7 +156,7 @@ async fn a_truncated_answer_is_asked_again_over_tcp() {
         // were each asked over UDP, then over TCP.
         assert_eq!(dns.queries("big.example") - before, 4, "{transport:?}");
         if transport == DnsTransport::Pooled {
-            assert_eq!(resolution.queries[0].protocol.as_deref(), Some("tcp"));
+            assert_eq!(resolution.queries[0].protocol_name(), Some("tcp"));
         }
     }
 }
