@@ -16,6 +16,12 @@ use hostloc::geoip::DatabaseRole;
 use hostloc::plural::count;
 use hostloc::{agreement, asn_import, batch, cli, data_age, healthcheck, http, manual, telemetry};
 
+/// mimalloc instead of the system allocator: a Result is a few dozen small allocations, freed
+/// on another thread in batch and serve; glibc's malloc was 10–15 % of every profile
+/// (BENCHMARKS.md). Only the binary chooses it; the library leaves the choice to its user.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The bundled data, carried inside the binary so that an installed hostloc finds data
 /// wherever it runs (the last place `hostloc::data_files` looks). Only this binary carries it,
 /// not the library and its test binaries.
