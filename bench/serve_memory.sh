@@ -18,7 +18,8 @@ RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --targe
 hostloc="${CARGO_TARGET_DIR:-target}/$target/release/hostloc"
 work="$(mktemp -d)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cp data/dbip-country.mmdb data/asn.mmdb data/networks.csv data/hotlines.csv "$work/"
+cp data/dbip-country.mmdb data/geo-whois-asn-country.mmdb data/asn.mmdb data/networks.csv data/hotlines.csv \
+    data/anycast.csv "$work/"
 HOSTLOC_DATA_DIR="$work" HOSTLOC_LISTEN="127.0.0.1:$port" HOSTLOC_LOG_FORMAT=json \
     HOSTLOC_WATCH_INTERVAL=60s HOSTLOC_CACHE_CAPACITY=100000 RUST_LOG=warn \
     "$hostloc" serve --dns-server 127.0.0.1:9 --max-concurrent-requests 100000 \
