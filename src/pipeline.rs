@@ -448,14 +448,15 @@ fn finish(
     report.referral = judgement.verdict.is_referral();
     report.reason = judgement.reason;
     report.warnings.extend(judgement.warnings);
-    report.countries = sorted_unique(
+    report.countries = verdict::sorted_unique(
         report
             .addresses
             .iter()
             .filter(|a| a.public)
             .filter_map(|a| a.country.clone()),
     );
-    report.cdn_providers = sorted_unique(report.addresses.iter().filter_map(|a| a.cdn.clone()));
+    report.cdn_providers =
+        verdict::sorted_unique(report.addresses.iter().filter_map(|a| a.cdn.clone()));
     report.forward_to =
         verdict::forwarding_countries(jurisdiction, report.verdict, &report.addresses).map(
             |countries| {
@@ -466,15 +467,6 @@ fn finish(
     report.iccam = iccam::hosting(jurisdiction.code(), &report.addresses);
     metrics::counter!("hostloc_verdicts_total", "verdict" => report.verdict.as_str()).increment(1);
     report
-}
-
-/// `items` sorted, each once (as a `BTreeSet` would give them, without its nodes: a result
-/// mostly has one or none).
-fn sorted_unique(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut items: Vec<String> = items.collect();
-    items.sort_unstable();
-    items.dedup();
-    items
 }
 
 /// When one of A/AAAA failed but the other gave addresses, the verdict stands on what was found,

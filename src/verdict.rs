@@ -313,7 +313,7 @@ pub fn forwarding_countries(
         .flat_map(countries_named)
         .filter(|country| *country != jurisdiction.code())
         .map(str::to_owned);
-    Some(unique(countries))
+    Some(sorted_unique(countries))
 }
 
 /// The countries the data names for one address. Every country any source names counts, so
@@ -386,7 +386,7 @@ pub fn judge_host(
             return behind_cdn_by_name(matched, &cdn, &ignored);
         }
         if cdn.iter().all(|a| a.cdn_match == Some(CdnMatch::Anycast)) {
-            let operators = join_words(&unique(cdn.iter().filter_map(|a| a.cdn.clone())));
+            let operators = join_words(&sorted_unique(cdn.iter().filter_map(|a| a.cdn.clone())));
             return Judgement {
                 verdict: Verdict::BehindCdn,
                 reason: format!(
@@ -398,7 +398,7 @@ pub fn judge_host(
                 warnings: Vec::new(),
             };
         }
-        let providers = unique(cdn.iter().filter_map(|a| a.cdn.clone()));
+        let providers = sorted_unique(cdn.iter().filter_map(|a| a.cdn.clone()));
         let provider_text = join_words(&providers);
         return Judgement {
             verdict: Verdict::BehindCdn,
@@ -416,7 +416,7 @@ pub fn judge_host(
         .partition(|a| a.cdn_match == Some(CdnMatch::Anycast));
     let mut cdn_note = String::new();
     if !proxied.is_empty() {
-        let providers = unique(proxied.iter().filter_map(|a| a.cdn.clone()));
+        let providers = sorted_unique(proxied.iter().filter_map(|a| a.cdn.clone()));
         cdn_note.push_str(&format!(
             "; {} of {} set aside",
             list_ips(&proxied),
@@ -424,7 +424,7 @@ pub fn judge_host(
         ));
     }
     if !anycast.is_empty() {
-        let operators = unique(anycast.iter().filter_map(|a| a.cdn.clone()));
+        let operators = sorted_unique(anycast.iter().filter_map(|a| a.cdn.clone()));
         cdn_note.push_str(&format!(
             "; {}, anycast ({}), set aside",
             list_ips(&anycast),
@@ -442,7 +442,7 @@ pub fn judge_host(
     let disputed = placed(Placement::Disputed);
     let elsewhere = placed(Placement::Outside);
     let no_data = placed(Placement::NoData);
-    let elsewhere_countries = unique(elsewhere.iter().filter_map(|a| a.country.clone()));
+    let elsewhere_countries = sorted_unique(elsewhere.iter().filter_map(|a| a.country.clone()));
     let (verdict, reason) = if domestic.len() == origin.len() {
         (
             Verdict::Domestic,
@@ -670,7 +670,7 @@ fn list_ips(addresses: &[&AddressReport]) -> String {
 
 /// ", at AS60781 LeaseWeb Netherlands B.V." when the addresses share one AS.
 fn as_orgs(addresses: &[&AddressReport]) -> String {
-    let networks = unique(addresses.iter().filter_map(|a| {
+    let networks = sorted_unique(addresses.iter().filter_map(|a| {
         a.asn.map(|asn| match &a.as_org {
             Some(org) => format!("AS{asn} {org}"),
             None => format!("AS{asn}"),
@@ -683,8 +683,9 @@ fn as_orgs(addresses: &[&AddressReport]) -> String {
     }
 }
 
-/// `items` sorted, each once (as a `BTreeSet` gives them, without allocating its nodes).
-fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
+/// `items` sorted, each once (as a `BTreeSet` gives them, without allocating its nodes): the
+/// lists a reason names, and a result's `countries` and `cdn_providers` (pipeline.rs).
+pub(crate) fn sorted_unique(items: impl Iterator<Item = String>) -> Vec<String> {
     let mut items: Vec<String> = items.collect();
     items.sort_unstable();
     items.dedup();
