@@ -25,7 +25,8 @@
 //! database; [`data_csv`] reads the networks and hotlines tables; [`agreement`] measures how
 //! often the country sources disagree; [`data_update`] fetches current databases from their
 //! publishers (the only HTTP client, never used in a lookup); [`healthcheck`] probes a running
-//! server for a container's HEALTHCHECK. See `ARCHITECTURE.md` for the invariants.
+//! server for a container's HEALTHCHECK; [`utc`] writes the times results and log lines
+//! carry. See `ARCHITECTURE.md` for the invariants.
 
 pub mod agreement;
 pub mod anycast;
@@ -56,6 +57,7 @@ pub mod report;
 pub mod resolve;
 pub mod special_purpose;
 pub mod telemetry;
+pub mod utc;
 pub mod verdict;
 
 pub use pipeline::Pipeline;

@@ -88,7 +88,6 @@
 //! writes the ICCAM view of `src/iccam.rs` instead, and `--compare` adds `moved` and `changes`;
 //! `docs/batch.md` has the full schema.
 
-use std::cell::RefCell;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -466,24 +465,14 @@ impl Serialize for Warnings {
     }
 }
 
-/// [`rfc3339`] of the current time. Formatted once a second per thread and copied for the
-/// other lookups of that second: the text has whole seconds, so it is the same.
+/// [`rfc3339`] of the current time, from the second's text `utc.rs` formats once a second per
+/// thread: the text has whole seconds, so it is the same for every lookup of that second.
 pub fn rfc3339_now() -> String {
-    thread_local! {
-        static LAST: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
-    }
     let now = SystemTime::now();
-    let Ok(since) = now.duration_since(UNIX_EPOCH) else {
-        return rfc3339(now);
-    };
-    let second = since.as_secs();
-    LAST.with(|last| {
-        let mut last = last.borrow_mut();
-        if last.0 != second {
-            *last = (second, rfc3339(now));
-        }
-        last.1.clone()
-    })
+    now.duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|since| crate::utc::with_second_text(since, |text| format!("{text}Z")))
+        .unwrap_or_else(|| rfc3339(now))
 }
 
 /// RFC 3339 UTC with seconds, e.g. `2026-11-29T10:00:00Z`.

@@ -6,11 +6,9 @@
 //! a test reads a server's whole log to check it.
 //!
 //! The timestamps are tracing-subscriber's (`2026-12-02T09:30:46.282355Z`), written by
-//! [`Timestamp`] from a date and time formatted once per second and thread: `serve` writes a
-//! line per request, and formatting the whole time each time was a visible share of it.
+//! [`Timestamp`] from a date and time formatted once per second and thread (`utc.rs`): `serve`
+//! writes a line per request, and formatting the whole time each time was a visible share of it.
 
-use std::cell::RefCell;
-use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing_subscriber::EnvFilter;
@@ -44,11 +42,6 @@ where
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Timestamp;
 
-thread_local! {
-    /// The second last formatted on this thread, and its text up to the seconds.
-    static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
-}
-
 impl FormatTime for Timestamp {
     fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
         write_time(SystemTime::now(), w)
@@ -61,31 +54,7 @@ fn write_time(now: SystemTime, w: &mut impl std::fmt::Write) -> std::fmt::Result
         // Before 1970: tracing-subscriber's own formatting.
         return tracing_subscriber::fmt::time::SystemTime.format_time(&mut Writer::new(w));
     };
-    let seconds = since_epoch.as_secs();
-    let written = SECOND.with(|second| {
-        let mut second = second.borrow_mut();
-        if second.0 != seconds {
-            let time = i64::try_from(seconds)
-                .ok()
-                .and_then(|seconds| time::OffsetDateTime::from_unix_timestamp(seconds).ok())
-                .filter(|time| time.year() <= 9999)?;
-            second.1.clear();
-            write!(
-                second.1,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-                time.year(),
-                u8::from(time.month()),
-                time.day(),
-                time.hour(),
-                time.minute(),
-                time.second()
-            )
-            .ok()?;
-            second.0 = seconds;
-        }
-        Some(w.write_str(&second.1))
-    });
-    match written {
+    match crate::utc::with_second_text(since_epoch, |text| w.write_str(text)) {
         Some(result) => result?,
         // After the year 9999: tracing-subscriber's own formatting.
         None => return tracing_subscriber::fmt::time::SystemTime.format_time(&mut Writer::new(w)),
